@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import io
 import json
+import queue
+import threading
 import time
 import zlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import polars as pl
 import sqlalchemy as sa
@@ -403,28 +405,61 @@ def _sqlite_ready(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 class _CsvStream(io.RawIOBase):
-    """A file-like view of a frame as CSV, produced a slice at a time (bounded memory)."""
+    """A file-like view of a frame as CSV for COPY.
 
-    def __init__(self, frame: pl.DataFrame):
-        self._chunks: Iterator[bytes] = (
-            s.write_csv(include_header=False).encode() for s in frame.iter_slices(COPY_CHUNK_ROWS)
-        )
+    A background thread serialises the next slices (polars releases the GIL) while the
+    database ingests the current one, so serialisation and loading overlap; at most a few
+    slices are held in memory at once.
+    """
+
+    def __init__(self, frame: pl.DataFrame, *, ahead: int = 3):
+        self._queue: queue.Queue = queue.Queue(maxsize=ahead)
         self._buf = b""
+        self._pos = 0
+        self._done = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, args=(frame,), daemon=True)
+        self._thread.start()
+
+    def _produce(self, frame: pl.DataFrame) -> None:
+        try:
+            for s in frame.iter_slices(COPY_CHUNK_ROWS):
+                if self._stop.is_set():
+                    return
+                self._queue.put(s.write_csv(include_header=False).encode())
+            self._queue.put(None)
+        except BaseException as exc:  # handed to the reader, which raises it
+            self._queue.put(exc)
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buf) < size:
-            try:
-                self._buf += next(self._chunks)
-            except StopIteration:
-                break
-        if size < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:size], self._buf[size:]
+        # Hand out at most what is left of the current chunk: each byte is copied once.
+        while self._pos >= len(self._buf):
+            if self._done:
+                return b""
+            item = self._queue.get()
+            if item is None:
+                self._done = True
+            elif isinstance(item, BaseException):
+                self._done = True
+                raise item
+            else:
+                self._buf, self._pos = item, 0
+        end = len(self._buf) if size is None or size < 0 else min(len(self._buf), self._pos + size)
+        out = self._buf[self._pos:end] if (self._pos or end < len(self._buf)) else self._buf
+        self._pos = end
         return out
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                self._thread.join(0.01)
+        super().close()
 
 
 def _copy_into_postgres(conn: Connection, table: str, frame: pl.DataFrame) -> None:
@@ -438,7 +473,11 @@ def _copy_into_postgres(conn: Connection, table: str, frame: pl.DataFrame) -> No
     cursor = dbapi_conn.cursor()
     try:
         if hasattr(cursor, "copy_expert"):  # psycopg2
-            cursor.copy_expert(sql, _CsvStream(frame), size=1 << 20)
+            stream = _CsvStream(frame)
+            try:
+                cursor.copy_expert(sql, stream, size=8 << 20)
+            finally:
+                stream.close()
         else:  # psycopg 3
             with cursor.copy(sql) as copy:
                 for s in frame.iter_slices(COPY_CHUNK_ROWS):
