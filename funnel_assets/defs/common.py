@@ -1,0 +1,72 @@
+"""What every asset folder shares: the daily partitions, the backfill policy, metadata helpers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import dagster as dg
+import polars as pl
+
+from funnel_assets.lib.settings import load_settings
+from funnel_assets.lib.warehouse import WriteReport
+
+SETTINGS = load_settings()
+"""Time zone and first day, read once when Dagster loads the definitions (see README)."""
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=SETTINGS.start_date.isoformat(),
+    timezone=SETTINGS.timezone,
+    # end_offset=0: the last partition is yesterday in the team's time zone (D-1)
+)
+
+daily_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
+"""Backfills run up to a month of days per run; assets read their source once per run."""
+
+WAREHOUSE_POOL = "warehouse"
+
+
+def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
+    """The half-open range of local dates ``[start, end)`` this run covers (one day or a range)."""
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date()
+    if end <= start:  # pragma: no cover - Dagster guarantees a non-empty window
+        end = start + timedelta(days=1)
+    return start, end
+
+
+_POLARS_TO_TYPE = {
+    pl.String: "string",
+    pl.Boolean: "boolean",
+    pl.Date: "date",
+    pl.Int64: "integer",
+    pl.Int32: "integer",
+    pl.Float64: "float",
+}
+
+
+def column_schema(frame: pl.DataFrame, descriptions: dict[str, str] | None = None) -> dg.TableSchema:
+    descriptions = descriptions or {}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name,
+                _POLARS_TO_TYPE.get(dtype, "timestamp" if isinstance(dtype, pl.Datetime) else str(dtype).lower()),
+                description=descriptions.get(name),
+            )
+            for name, dtype in frame.schema.items()
+        ]
+    )
+
+
+def table_metadata(frame: pl.DataFrame, report: WriteReport, *, descriptions: dict[str, str] | None = None, **extra) -> dict:
+    """The metadata every dataset asset reports: rows, schema, and what the write did."""
+    return {
+        "dagster/row_count": dg.MetadataValue.int(frame.height),
+        "dagster/column_schema": column_schema(frame, descriptions),
+        "dagster/table_name": report.table,
+        "rows_replaced": dg.MetadataValue.int(report.rows_deleted),
+        "write_method": report.method,
+        "write_seconds": dg.MetadataValue.float(round(report.seconds, 3)),
+        **({"added_columns": ", ".join(report.added_columns)} if report.added_columns else {}),
+        **extra,
+    }

@@ -1,0 +1,86 @@
+"""Resources: where the warehouse, the sources and the editable configuration are.
+
+Every field that differs between machines comes from an environment variable (``dg.EnvVar``),
+resolved when a run starts, never at import time. ``./run`` writes defaults for all of them to
+``.env`` (which Dagster's CLI loads); see README, "Configuration".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from funnel_assets.lib.config import FunnelMapping, load_funnel_mapping
+from funnel_assets.lib.fetch import FetchedCSV, fetch_csv
+from funnel_assets.lib.settings import PROJECT_ROOT
+from funnel_assets.lib.warehouse import Warehouse
+
+
+def _project_path(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The SQL warehouse every dataset is written to (SQLite file or PostgreSQL)."""
+
+    url: str = Field(description="SQLAlchemy URL, e.g. postgresql+psycopg2://user@host:5432/funnel or sqlite:///data/warehouse.sqlite")
+
+    _warehouse: Warehouse | None = PrivateAttr(default=None)
+
+    def get(self) -> Warehouse:
+        if self._warehouse is None:
+            self._warehouse = Warehouse(self.url, root=PROJECT_ROOT)
+        return self._warehouse
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._warehouse is not None:
+            self._warehouse.dispose()
+
+
+class LeadsSheetResource(dg.ConfigurableResource):
+    """The performance-marketing leads sheet: its CSV export URL, or a local CSV file."""
+
+    location: str = Field(description="http(s) CSV export URL of the Google Sheet, or a path to a CSV file")
+    timeout_seconds: float = 30.0
+    retries: int = 3
+    backoff_seconds: float = 2.0
+    day_first_dates: bool = Field(
+        default=False,
+        description="How to read dates like 03/04/2025 when the file itself doesn't settle it (True: 3 April).",
+    )
+
+    def fetch(self) -> FetchedCSV:
+        location = self.location if "://" in self.location else str(_project_path(self.location))
+        return fetch_csv(
+            location,
+            timeout=self.timeout_seconds,
+            retries=self.retries,
+            backoff=self.backoff_seconds,
+            what="leads sheet export",
+        )
+
+
+class ProjectConfigResource(dg.ConfigurableResource):
+    """The folder of editable configuration CSVs (funnel mapping, ...)."""
+
+    config_dir: str = Field(description="Folder holding funnel_mapping.csv and the other configuration files")
+
+    def path(self, name: str) -> Path:
+        return _project_path(self.config_dir) / name
+
+    def funnel_mapping(self) -> FunnelMapping:
+        return load_funnel_mapping(self.path("funnel_mapping.csv"))
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            "warehouse": WarehouseResource(url=dg.EnvVar("FUNNEL_WAREHOUSE_URL")),
+            "leads_sheet": LeadsSheetResource(location=dg.EnvVar("FUNNEL_LEADS_SHEET")),
+            "project_config": ProjectConfigResource(config_dir=dg.EnvVar("FUNNEL_CONFIG_DIR")),
+        }
+    )

@@ -1,0 +1,340 @@
+"""Performance-marketing leads from the Google Sheet export ("Top of Funnel", seed 002).
+
+The sheet's columns: Name, Email, Phone, City, Question 1, utmSource, utmMedium, utmCamp,
+created date. Headers are matched by name (case, spaces and underscores don't matter), so a
+re-ordered or re-labelled sheet still loads; a sheet without phone, email or created date is
+refused with the list of columns it does have.
+
+Every row of the export ends up in exactly one place: ``leads`` (usable), or ``rejects``
+(with a plain-language reason). Nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from .config import FunnelMapping
+from .dates import detect_day_first, local_date, parse_local_datetimes
+from .fetch import decode_csv_bytes
+from .phones import normalize_phones
+from .text import clean_token_expr, email_is_valid_expr, normalize_email_expr, proper_case_expr
+
+# canonical column -> accepted header spellings, compared after _header_key()
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": ("name", "fullname", "leadname"),
+    "email": ("email", "emailaddress", "emailid"),
+    "phone": ("phone", "phonenumber", "mobile", "mobilenumber", "contactnumber"),
+    "city": ("city",),
+    "question_1": ("question1",),
+    "utm_source": ("utmsource",),
+    "utm_medium": ("utmmedium",),
+    "utm_campaign": ("utmcamp", "utmcampaign"),
+    "created": ("createddate", "createdat", "created", "createdtime", "timestamp"),
+}
+REQUIRED_COLUMNS = ("email", "phone", "created")
+# How the sheet itself labels each canonical column (used in messages people act on).
+SHEET_HEADERS: dict[str, str] = {
+    "name": "Name",
+    "email": "Email",
+    "phone": "Phone",
+    "city": "City",
+    "question_1": "Question 1",
+    "utm_source": "utmSource",
+    "utm_medium": "utmMedium",
+    "utm_campaign": "utmCamp",
+    "created": "created date",
+}
+
+LEADS_SCHEMA = {
+    "lead_id": pl.String,
+    "created_date": pl.Date,
+    "created_at": pl.Datetime("us", "UTC"),
+    "name": pl.String,
+    "email": pl.String,
+    "email_valid": pl.Boolean,
+    "phone_raw": pl.String,
+    "phone_key": pl.String,
+    "phone_status": pl.String,
+    "city": pl.String,
+    "question_1": pl.String,
+    "utm_source": pl.String,
+    "utm_medium": pl.String,
+    "utm_campaign": pl.String,
+    "source": pl.String,
+    "funnel": pl.String,
+    "funnel_mapped": pl.Boolean,
+    "is_duplicate": pl.Boolean,
+    "duplicate_of": pl.String,
+    "sheet_row": pl.Int64,
+    "extra_fields": pl.String,
+}
+REJECTS_SCHEMA = {
+    "created_date": pl.Date,
+    "sheet_row": pl.Int64,
+    "reason": pl.String,
+    "created_at": pl.Datetime("us", "UTC"),
+    "name": pl.String,
+    "email": pl.String,
+    "phone_raw": pl.String,
+    "raw_row": pl.String,
+}
+
+
+class LeadsSheetError(Exception):
+    """The export as a whole cannot be read (not a row-level problem)."""
+
+
+@dataclass(frozen=True)
+class CleanedLeads:
+    leads: pl.DataFrame
+    rejects: pl.DataFrame
+    day_first: bool
+    missing_optional_columns: tuple[str, ...]
+
+
+def _header_key(header: str) -> str:
+    return re.sub(r"[\s_\-.]+", "", header.strip().lower())
+
+
+def read_leads_sheet(content: bytes, *, location: str) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """Parse the export into canonical string columns plus ``sheet_row`` and ``extra_fields``.
+
+    Returns the frame and the optional columns the sheet lacks.
+    """
+    text = decode_csv_bytes(content)
+    if not text.strip():
+        raise LeadsSheetError(f"{location}: the export is empty; check the sheet still has its header row")
+    try:
+        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise LeadsSheetError(f"{location}: is not a readable CSV export ({str(exc).splitlines()[0]})") from exc
+    by_key: dict[str, str] = {}
+    for header in frame.columns:
+        by_key.setdefault(_header_key(header), header)
+    found: dict[str, str] = {}
+    for canonical, aliases in HEADER_ALIASES.items():
+        for alias in aliases:
+            if alias in by_key:
+                found[canonical] = by_key[alias]
+                break
+    missing = [c for c in REQUIRED_COLUMNS if c not in found]
+    if missing:
+        raise LeadsSheetError(
+            f"{location}: the sheet has no {', '.join(SHEET_HEADERS[c] for c in missing)} column(s); found columns: "
+            f"{', '.join(frame.columns) or '(none)'}. Restore the column headers (Name, Email, Phone, "
+            f"City, Question 1, utmSource, utmMedium, utmCamp, created date) and run again"
+        )
+    extra = [h for h in frame.columns if h not in found.values() and h.strip()]
+    missing_optional = tuple(c for c in HEADER_ALIASES if c not in found)
+    out = frame.select(
+        [pl.col(found[c]).alias(c) if c in found else pl.lit(None, pl.String).alias(c) for c in HEADER_ALIASES]
+    ).with_columns(sheet_row=pl.int_range(2, frame.height + 2, dtype=pl.Int64))
+    if extra:
+        out = out.with_columns(
+            extra_fields=pl.Series(
+                [json.dumps({k: v for k, v in zip(extra, row) if v not in (None, "")}, ensure_ascii=False) or None for row in frame.select(extra).rows()],
+                dtype=pl.String,
+            ).replace("{}", None)
+        )
+    else:
+        out = out.with_columns(extra_fields=pl.lit(None, pl.String))
+    return out, missing_optional
+
+
+def clean_leads(
+    raw: pl.DataFrame,
+    mapping: FunnelMapping,
+    *,
+    timezone: str,
+    day_first_default: bool = False,
+    first_date: date | None = None,
+    location: str = "leads sheet",
+) -> CleanedLeads:
+    """Normalize every row and split the sheet into usable leads and rejects.
+
+    - phone → ``phone_key`` (``91`` + 10 digits, or ``+<digits>`` for other countries) and
+      ``phone_status``; email lower-cased and checked; name and city properly cased; UTM
+      values trimmed and lower-cased.
+    - ``source`` is the campaign (utmCamp), or utmSource when there is no campaign; it is
+      mapped to a funnel through the funnel mapping.
+    - ``created date`` is read as local time in ``timezone``; day-first vs month-first is
+      decided for the whole file.
+    - A row without a usable phone or email, or without a readable date, is a reject; so is
+      one dated before ``first_date`` (the first partition), which no partition would hold.
+    - Duplicates (same phone key, else same email) are kept and flagged; the earliest is the
+      original (first touch).
+    """
+    try:
+        day_first = detect_day_first(raw["created"], default_day_first=day_first_default)
+    except ValueError as exc:
+        raise LeadsSheetError(f"{location}: 'created date' mixes day-first and month-first dates ({exc}); use one date format in the sheet") from exc
+    phones = normalize_phones(raw["phone"])
+    created_at = parse_local_datetimes(raw["created"], timezone=timezone, day_first=day_first)
+    df = raw.with_columns(
+        phone_key=phones["phone_key"],
+        phone_status=phones["phone_status"],
+        created_at=created_at,
+        created_date=local_date(created_at, timezone),
+        name_clean=proper_case_expr(pl.col("name")),
+        email_clean=normalize_email_expr(pl.col("email")),
+        city_clean=proper_case_expr(pl.col("city")),
+        question_clean=pl.col("question_1").str.strip_chars().replace("", None),
+        utm_source_clean=clean_token_expr(pl.col("utm_source")),
+        utm_medium_clean=clean_token_expr(pl.col("utm_medium")),
+        utm_campaign_clean=clean_token_expr(pl.col("utm_campaign")),
+    ).with_columns(
+        email_valid=email_is_valid_expr(pl.col("email_clean")).fill_null(False),
+    )
+    df = df.with_columns(lead_id=pl.Series(_row_ids(raw), dtype=pl.String))
+
+    has_phone = pl.col("phone_key").is_not_null()
+    blank = [pl.col(c).str.strip_chars().replace("", None).is_null() for c in HEADER_ALIASES]
+    empty_row = pl.all_horizontal(*blank, pl.col("extra_fields").is_null())
+    created_text = pl.col("created").str.strip_chars().replace("", None)
+    reason = (
+        pl.when(empty_row)
+        .then(pl.lit("the row is empty; delete the empty row from the sheet"))
+        .when(pl.col("created_at").is_null() & created_text.is_null())
+        .then(pl.lit("created date is empty; fill in when the lead came in, written like the sheet's other dates"))
+        .when(pl.col("created_at").is_null())
+        .then(pl.format("created date {} could not be read; write it as the sheet's other dates are written", created_text))
+        .when(~has_phone & ~pl.col("email_valid"))
+        .then(
+            pl.format(
+                "no usable phone or email (phone {}, email {}); add a phone or an email in the sheet",
+                pl.col("phone_status"),
+                pl.when(pl.col("email_clean").is_null()).then(pl.lit("missing")).otherwise(pl.lit("invalid")),
+            )
+        )
+    )
+    if first_date is not None:
+        reason = reason.when(pl.col("created_date") < first_date).then(
+            pl.lit(f"created before the pipeline's first day {first_date}; set FUNNEL_START_DATE earlier to load it")
+        )
+    df = df.with_columns(reason=reason.otherwise(None))
+
+    bad = df.filter(pl.col("reason").is_not_null())
+    rejects = bad.select(
+        created_date=pl.when(pl.col("created_date") >= (first_date or date.min)).then(pl.col("created_date")),
+        sheet_row=pl.col("sheet_row"),
+        reason=pl.col("reason"),
+        created_at=pl.col("created_at"),
+        name=pl.col("name_clean"),
+        email=pl.col("email_clean"),
+        phone_raw=pl.col("phone"),
+        raw_row=pl.Series(
+            [json.dumps(dict(zip(HEADER_ALIASES, r)), ensure_ascii=False) for r in bad.select(list(HEADER_ALIASES)).rows()],
+            dtype=pl.String,
+        ),
+    ).cast(REJECTS_SCHEMA)
+
+    good = df.filter(pl.col("reason").is_null()).with_columns(
+        source=pl.coalesce("utm_campaign_clean", "utm_source_clean"),
+    )
+    good = mapping.apply(good, "source")
+    good = _flag_duplicates(good)
+    leads = good.select(
+        "lead_id",
+        "created_date",
+        "created_at",
+        name=pl.col("name_clean"),
+        email=pl.col("email_clean"),
+        email_valid=pl.col("email_valid"),
+        phone_raw=pl.col("phone"),
+        phone_key=pl.col("phone_key"),
+        phone_status=pl.col("phone_status"),
+        city=pl.col("city_clean"),
+        question_1=pl.col("question_clean"),
+        utm_source=pl.col("utm_source_clean"),
+        utm_medium=pl.col("utm_medium_clean"),
+        utm_campaign=pl.col("utm_campaign_clean"),
+        source=pl.col("source"),
+        funnel=pl.col("funnel"),
+        funnel_mapped=pl.col("funnel_mapped"),
+        is_duplicate=pl.col("is_duplicate"),
+        duplicate_of=pl.col("duplicate_of"),
+        sheet_row=pl.col("sheet_row"),
+        extra_fields=pl.col("extra_fields"),
+    ).cast(LEADS_SCHEMA).sort("created_at", "sheet_row")
+    missing_optional = tuple(c for c in HEADER_ALIASES if raw[c].null_count() == raw.height and raw.height)
+    return CleanedLeads(leads=leads, rejects=rejects.sort("sheet_row"), day_first=day_first, missing_optional_columns=missing_optional)
+
+
+def _row_ids(raw: pl.DataFrame) -> list[str]:
+    """A stable id per sheet row: a hash of its content, so re-exports keep ids when rows move."""
+    seen: dict[str, int] = {}
+    ids = []
+    for row in raw.select(list(HEADER_ALIASES)).rows():
+        digest = hashlib.sha1("\x1f".join("" if v is None else v.strip() for v in row).encode()).hexdigest()[:16]
+        n = seen.get(digest, 0)
+        seen[digest] = n + 1
+        ids.append(digest if n == 0 else f"{digest}-{n + 1}")
+    return ids
+
+
+def _flag_duplicates(df: pl.DataFrame) -> pl.DataFrame:
+    """The earliest lead per person (phone key, else email) is the original; later ones are duplicates.
+
+    A person is a phone key. A row without a usable phone belongs to the person whose phone
+    was given (earliest) with the same email, so an email-only resubmission (or an email-only
+    first submission followed by one with a phone) is the same person; rows with different
+    phones are different people even when they share an email. Without any phone for that
+    email, the email itself is the person.
+    """
+    ordered = df.sort("created_at", "sheet_row").with_columns(
+        __email=pl.when(pl.col("email_valid")).then(pl.col("email_clean"))
+    )
+    owners = (
+        ordered.filter(pl.col("phone_key").is_not_null() & pl.col("__email").is_not_null())
+        .group_by("__email", maintain_order=True)
+        .agg(__owner=pl.col("phone_key").first())
+    )
+    ordered = ordered.join(owners, on="__email", how="left", maintain_order="left")
+    person = pl.coalesce(
+        pl.lit("p:") + pl.col("phone_key"),
+        pl.lit("p:") + pl.col("__owner"),
+        pl.lit("e:") + pl.col("__email"),
+        pl.lit("r:") + pl.col("lead_id"),
+    )
+    ordered = ordered.with_columns(__person=person).drop("__email", "__owner")
+    ordered = ordered.with_columns(
+        duplicate_of=pl.col("lead_id").first().over("__person"),
+    ).with_columns(
+        is_duplicate=pl.col("duplicate_of") != pl.col("lead_id"),
+    ).with_columns(duplicate_of=pl.when(pl.col("is_duplicate")).then(pl.col("duplicate_of")))
+    return ordered.drop("__person")
+
+
+# ------------------------------------------------------------------------------ checks
+
+MIN_VALID_PHONE_SHARE = 0.90
+MAX_DUPLICATE_SHARE = 0.10
+MAX_UNMAPPED_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class LeadsQuality:
+    rows: int
+    valid_phone_share: float
+    duplicate_share: float
+    unmapped_share: float
+    unmapped_sources: tuple[str, ...]
+
+
+def leads_quality(leads: pl.DataFrame) -> LeadsQuality:
+    """The figures the marketing_leads checks judge."""
+    n = leads.height
+    if n == 0:
+        return LeadsQuality(0, 0.0, 0.0, 0.0, ())
+    valid = leads.filter(pl.col("phone_status").is_in(["valid", "international"])).height
+    dupes = leads.filter(pl.col("is_duplicate")).height
+    unmapped = leads.filter(~pl.col("funnel_mapped"))
+    sources = tuple(sorted({s or "(blank)" for s in unmapped["source"].to_list()}))
+    return LeadsQuality(n, valid / n, dupes / n, unmapped.height / n, sources)

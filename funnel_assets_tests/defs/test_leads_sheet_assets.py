@@ -1,0 +1,157 @@
+"""marketing_leads / marketing_lead_rejects through dg.materialize, on SQLite and Postgres."""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from funnel_assets.defs.leads_sheet.assets import leads_sheet_assets
+from funnel_assets.defs.resources import LeadsSheetResource, ProjectConfigResource, WarehouseResource
+from funnel_assets.lib.config import OTHER_SOURCES_FUNNEL
+from funnel_assets.lib.demo_leads import generate_leads_sheet
+from funnel_assets.lib.leads_sheet import clean_leads, read_leads_sheet
+from funnel_assets.lib.config import load_funnel_mapping
+from funnel_assets.lib.warehouse import Warehouse
+from funnel_assets_tests.http_server import LocalHTTPServer, ScriptedResponse
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "data" / "config"
+FIRST, LAST = date(2025, 3, 3), date(2025, 3, 9)
+RANGE_TAGS = {"dagster/asset_partition_range_start": "2025-03-03", "dagster/asset_partition_range_end": "2025-03-09"}
+
+
+@pytest.fixture
+def sheet(tmp_path) -> Path:
+    path = tmp_path / "leads_sheet.csv"
+    path.write_text(generate_leads_sheet(FIRST - timedelta(days=2), LAST + timedelta(days=3), seed=11, leads_per_day=60))
+    return path
+
+
+def resources(sheet_location: str, warehouse_url: str, config_dir: Path = CONFIG_DIR, **sheet_kw) -> dict:
+    return {
+        "leads_sheet": LeadsSheetResource(location=sheet_location, backoff_seconds=0.01, **sheet_kw),
+        "project_config": ProjectConfigResource(config_dir=str(config_dir)),
+        "warehouse": WarehouseResource(url=warehouse_url),
+    }
+
+
+def expected(sheet: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    raw, _ = read_leads_sheet(sheet.read_bytes(), location=str(sheet))
+    cleaned = clean_leads(raw, load_funnel_mapping(CONFIG_DIR / "funnel_mapping.csv"), timezone="Asia/Kolkata", first_date=date(2025, 1, 1))
+    return cleaned.leads, cleaned.rejects
+
+
+def leads_table(url: str) -> pl.DataFrame:
+    return Warehouse(url).read_table("marketing_leads", order_by=["lead_id"])
+
+
+def test_one_day(sheet, warehouse_url):
+    result = dg.materialize([leads_sheet_assets], partition_key="2025-03-05", resources=resources(str(sheet), warehouse_url))
+    assert result.success
+    want, _ = expected(sheet)
+    want_day = want.filter(pl.col("created_date") == date(2025, 3, 5))
+    got = leads_table(warehouse_url)
+    assert got.height == want_day.height > 20
+    assert set(got["lead_id"]) == set(want_day["lead_id"])
+    assert got["created_date"].unique().to_list() == [date(2025, 3, 5)]
+
+    (mat,) = result.asset_materializations_for_node("leads_sheet_assets")[:1]
+    meta = mat.metadata
+    assert meta["dagster/row_count"].value == want_day.height
+    assert {c.name for c in meta["dagster/column_schema"].schema.columns} >= {"phone_key", "funnel", "created_date"}
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(checks) == {"has_leads", "valid_phone_share", "duplicate_share", "unmapped_source_share"}
+    assert checks["has_leads"].passed
+    assert checks["valid_phone_share"].passed
+
+
+def test_metadata_never_shows_full_phones_or_emails(sheet, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    result = dg.materialize([leads_sheet_assets], partition_key="2025-03-05", resources=resources(str(sheet), url))
+    raw, _ = read_leads_sheet(sheet.read_bytes(), location=str(sheet))
+    contacts = {v for v in raw["phone"].drop_nulls().to_list() + raw["email"].drop_nulls().to_list() if len(v) > 6}
+    for mat in result.asset_materializations_for_node("leads_sheet_assets"):
+        text = " ".join(str(v.value) for v in mat.metadata.values())
+        assert not [c for c in contacts if c in text]
+
+
+def test_rerun_is_idempotent_and_leaves_other_days_alone(sheet, warehouse_url):
+    res = resources(str(sheet), warehouse_url)
+    assert dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=res).success
+    week = leads_table(warehouse_url)
+    assert sorted(week["created_date"].unique().to_list()) == [FIRST + timedelta(days=i) for i in range(7)]
+    for _ in range(2):
+        assert dg.materialize([leads_sheet_assets], partition_key="2025-03-05", resources=res).success
+        assert leads_table(warehouse_url).equals(week)
+    want, _ = expected(sheet)
+    assert week.height == want.filter(pl.col("created_date").is_between(FIRST, LAST)).height
+
+
+def test_rejects_are_kept_with_reasons(sheet, warehouse_url):
+    assert dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=resources(str(sheet), warehouse_url)).success
+    rejects = Warehouse(warehouse_url).read_table("marketing_lead_rejects")
+    _, want_rejects = expected(sheet)
+    want = want_rejects.filter(pl.col("created_date").is_between(FIRST, LAST) | pl.col("created_date").is_null())
+    assert rejects.height == want.height > 0
+    assert rejects["reason"].str.contains("could not be read|no usable phone or email").all()
+
+
+def test_sheet_over_http_with_a_transient_failure(sheet, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    with LocalHTTPServer() as server:
+        server.enqueue("/export", ScriptedResponse(status=503), ScriptedResponse.csv(sheet.read_text()))
+        result = dg.materialize([leads_sheet_assets], partition_key="2025-03-05", resources=resources(server.url("/export?format=csv"), url))
+        assert result.success
+        assert len(server.requests_for("/export")) == 2
+    assert leads_table(url).height > 20
+
+
+@pytest.mark.parametrize(
+    "response, message",
+    [
+        (ScriptedResponse.html("<!DOCTYPE html><html><title>Sign in - Google Accounts</title></html>"), "web page"),
+        ("truncated", "trunc"),
+        (ScriptedResponse(status=404), "404"),
+    ],
+)
+def test_a_bad_download_fails_the_run_and_keeps_yesterdays_rows(sheet, tmp_path, response, message):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    assert dg.materialize([leads_sheet_assets], partition_key="2025-03-05", resources=resources(str(sheet), url)).success
+    before = leads_table(url)
+    if response == "truncated":
+        response = ScriptedResponse.csv(sheet.read_text(), close_after=5000)
+    with LocalHTTPServer() as server:
+        server.set_default("/export", response)
+        result = dg.materialize(
+            [leads_sheet_assets], partition_key="2025-03-05", resources=resources(server.url("/export"), url, retries=1), raise_on_error=False
+        )
+    assert not result.success
+    failure = result.failure_data_for_node("leads_sheet_assets")
+    assert message.lower() in str(failure.error.message).lower() or message.lower() in str(failure.error.cause).lower()
+    assert leads_table(url).equals(before)
+
+
+def test_unknown_sources_go_to_miscellaneous_and_warn(sheet, tmp_path):
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "funnel_mapping.csv").write_text("source,funnel\nacca_webinar_meta,ACCA Webinar\n")
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    result = dg.materialize([leads_sheet_assets], partition_key="2025-03-05", resources=resources(str(sheet), url, config_dir=config))
+    assert result.success  # a warning, not a failure
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "unmapped_source_share")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert "cma_bootcamp_meta" in check.metadata["unmapped_sources"].value
+    leads = leads_table(url)
+    assert set(leads.filter(~pl.col("funnel_mapped"))["funnel"]) == {OTHER_SOURCES_FUNNEL}
+
+
+def test_a_broken_mapping_file_names_file_and_line(sheet, tmp_path):
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "funnel_mapping.csv").write_text("source,funnel\nacca_webinar_meta,\n")
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    result = dg.materialize([leads_sheet_assets], partition_key="2025-03-05", resources=resources(str(sheet), url, config_dir=config), raise_on_error=False)
+    assert not result.success
+    text = str(result.failure_data_for_node("leads_sheet_assets").error)
+    assert "funnel_mapping.csv" in text and "line 2" in text and "funnel" in text
