@@ -58,10 +58,32 @@ def column_schema(frame: pl.DataFrame, descriptions: dict[str, str] | None = Non
     )
 
 
-def table_metadata(frame: pl.DataFrame, report: WriteReport, *, descriptions: dict[str, str] | None = None, **extra) -> dict:
-    """The metadata every dataset asset reports: rows, schema, and what the write did."""
+def table_metadata(
+    frame: pl.DataFrame,
+    report: WriteReport,
+    *,
+    descriptions: dict[str, str] | None = None,
+    partition_column: str | None = None,
+    **extra,
+) -> dict:
+    """The metadata every dataset asset reports: rows, schema, and what the write did.
+
+    A run over a range of days records the same metadata on every day's materialization, so
+    ``dagster/row_count`` (shown per partition in the UI) is only reported for single-day
+    runs and snapshots; a range run reports ``rows_in_run`` and a per-day table instead.
+    """
+    rows: dict = {"dagster/row_count": dg.MetadataValue.int(frame.height)}
+    if partition_column is not None:
+        per_day = frame.group_by(partition_column).len().sort(partition_column)
+        if per_day.height > 1:
+            rows = {
+                "rows_in_run": dg.MetadataValue.int(frame.height),
+                "rows_per_day": dg.MetadataValue.md(
+                    "| day | rows |\n|---|---|\n" + "\n".join(f"| {d or 'undated'} | {n} |" for d, n in per_day.rows())
+                ),
+            }
     return {
-        "dagster/row_count": dg.MetadataValue.int(frame.height),
+        **rows,
         "dagster/column_schema": column_schema(frame, descriptions),
         "dagster/table_name": report.table,
         "rows_replaced": dg.MetadataValue.int(report.rows_deleted),

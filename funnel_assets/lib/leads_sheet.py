@@ -11,6 +11,7 @@ Every row of the export ends up in exactly one place: ``leads`` (usable), or ``r
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -79,6 +80,7 @@ REJECTS_SCHEMA = {
     "created_date": pl.Date,
     "sheet_row": pl.Int64,
     "reason": pl.String,
+    "reason_code": pl.String,
     "created_at": pl.Datetime("us", "UTC"),
     "name": pl.String,
     "email": pl.String,
@@ -111,40 +113,48 @@ def read_leads_sheet(content: bytes, *, location: str) -> tuple[pl.DataFrame, tu
     text = decode_csv_bytes(content)
     if not text.strip():
         raise LeadsSheetError(f"{location}: the export is empty; check the sheet still has its header row")
+    # Python's csv reader, not polars: a row with surplus cells (a stray comma) must become
+    # extra_fields on that row, not fail the whole export.
     try:
-        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
-    except pl.exceptions.PolarsError as exc:
-        raise LeadsSheetError(f"{location}: is not a readable CSV export ({str(exc).splitlines()[0]})") from exc
-    by_key: dict[str, str] = {}
-    for header in frame.columns:
-        by_key.setdefault(_header_key(header), header)
-    found: dict[str, str] = {}
+        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        raise LeadsSheetError(f"{location}: is not a readable CSV export ({exc}); download the sheet as CSV again") from exc
+    header = [h.strip() for h in records[0]]
+    data = [r for r in records[1:] if r]  # [] is a bare line break, not a sheet row
+    width = max([len(header), *map(len, data)]) if data else len(header)
+    index_by_key: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name:
+            index_by_key.setdefault(_header_key(name), i)
+    found: dict[str, int] = {}
     for canonical, aliases in HEADER_ALIASES.items():
         for alias in aliases:
-            if alias in by_key:
-                found[canonical] = by_key[alias]
+            if alias in index_by_key:
+                found[canonical] = index_by_key[alias]
                 break
     missing = [c for c in REQUIRED_COLUMNS if c not in found]
     if missing:
         raise LeadsSheetError(
             f"{location}: the sheet has no {', '.join(SHEET_HEADERS[c] for c in missing)} column(s); found columns: "
-            f"{', '.join(frame.columns) or '(none)'}. Restore the column headers (Name, Email, Phone, "
+            f"{', '.join(h for h in header if h) or '(none)'}. Restore the column headers (Name, Email, Phone, "
             f"City, Question 1, utmSource, utmMedium, utmCamp, created date) and run again"
         )
-    extra = [h for h in frame.columns if h not in found.values() and h.strip()]
     missing_optional = tuple(c for c in HEADER_ALIASES if c not in found)
-    out = frame.select(
-        [pl.col(found[c]).alias(c) if c in found else pl.lit(None, pl.String).alias(c) for c in HEADER_ALIASES]
-    ).with_columns(sheet_row=pl.int_range(2, frame.height + 2, dtype=pl.Int64))
-    if extra:
-        out = out.with_columns(
-            extra_fields=pl.Series(
-                [json.dumps({k: v for k, v in zip(extra, row) if v not in (None, "")}, ensure_ascii=False) or None for row in frame.select(extra).rows()],
-                dtype=pl.String,
-            ).replace("{}", None)
-        )
-    else:
-        out = out.with_columns(extra_fields=pl.lit(None, pl.String))
+
+    def cell(row: list[str], i: int) -> str | None:
+        return row[i] if i < len(row) and row[i] != "" else None
+
+    columns = {c: [cell(r, found[c]) for r in data] if c in found else [None] * len(data) for c in HEADER_ALIASES}
+    # everything else is kept: other named columns, and cells under a blank header or past the last one
+    extra = [(i, header[i] if i < len(header) and header[i] else f"column {i + 1}") for i in range(width) if i not in found.values()]
+    extra_fields = []
+    for r in data:
+        values = {name: r[i] for i, name in extra if i < len(r) and r[i].strip()}
+        extra_fields.append(json.dumps(values, ensure_ascii=False) if values else None)
+    out = pl.DataFrame(
+        {**columns, "sheet_row": list(range(2, len(data) + 2)), "extra_fields": extra_fields},
+        schema={**{c: pl.String for c in HEADER_ALIASES}, "sheet_row": pl.Int64, "extra_fields": pl.String},
+    )
     return out, missing_optional
 
 
@@ -173,8 +183,10 @@ def clean_leads(
     """
     try:
         day_first = detect_day_first(raw["created"], default_day_first=day_first_default)
-    except ValueError as exc:
-        raise LeadsSheetError(f"{location}: 'created date' mixes day-first and month-first dates ({exc}); use one date format in the sheet") from exc
+    except ValueError:
+        # Both orders occur: read the sheet the way most of it is written; the rows written the
+        # other way don't parse and become rejects that say so. The rest still loads.
+        day_first = _majority_day_first(raw["created"])
     phones = normalize_phones(raw["phone"])
     created_at = parse_local_datetimes(raw["created"], timezone=timezone, day_first=day_first)
     df = raw.with_columns(
@@ -198,33 +210,52 @@ def clean_leads(
     blank = [pl.col(c).str.strip_chars().replace("", None).is_null() for c in HEADER_ALIASES]
     empty_row = pl.all_horizontal(*blank, pl.col("extra_fields").is_null())
     created_text = pl.col("created").str.strip_chars().replace("", None)
-    reason = (
-        pl.when(empty_row)
-        .then(pl.lit("the row is empty; delete the empty row from the sheet"))
-        .when(pl.col("created_at").is_null() & created_text.is_null())
-        .then(pl.lit("created date is empty; fill in when the lead came in, written like the sheet's other dates"))
-        .when(pl.col("created_at").is_null())
-        .then(pl.format("created date {} could not be read; write it as the sheet's other dates are written", created_text))
-        .when(~has_phone & ~pl.col("email_valid"))
-        .then(
+    # (code, condition, plain-language reason): the first that applies wins
+    rules = [
+        ("empty_row", empty_row, pl.lit("the row is empty; delete the empty row from the sheet")),
+        (
+            "date_missing",
+            pl.col("created_at").is_null() & created_text.is_null(),
+            pl.lit("created date is empty; fill in when the lead came in, written like the sheet's other dates"),
+        ),
+        (
+            "date_unreadable",
+            pl.col("created_at").is_null(),
+            pl.format(
+                "created date {} could not be read; write it as the sheet's other dates are written ({})",
+                created_text,
+                pl.lit("day first, like 31/01/2025 10:00:00" if day_first else "month first, like 1/31/2025 10:00:00"),
+            ),
+        ),
+        (
+            "no_contact",
+            ~has_phone & ~pl.col("email_valid"),
             pl.format(
                 "no usable phone or email (phone {}, email {}); add a phone or an email in the sheet",
                 pl.col("phone_status"),
                 pl.when(pl.col("email_clean").is_null()).then(pl.lit("missing")).otherwise(pl.lit("invalid")),
+            ),
+        ),
+    ]
+    if first_date is not None:
+        rules.append(
+            (
+                "before_start",
+                pl.col("created_date") < first_date,
+                pl.lit(f"created before the pipeline's first day {first_date}; set FUNNEL_START_DATE earlier to load it"),
             )
         )
-    )
-    if first_date is not None:
-        reason = reason.when(pl.col("created_date") < first_date).then(
-            pl.lit(f"created before the pipeline's first day {first_date}; set FUNNEL_START_DATE earlier to load it")
-        )
-    df = df.with_columns(reason=reason.otherwise(None))
+    code, reason = pl.when(rules[0][1]).then(pl.lit(rules[0][0])), pl.when(rules[0][1]).then(rules[0][2])
+    for name, condition, text in rules[1:]:
+        code, reason = code.when(condition).then(pl.lit(name)), reason.when(condition).then(text)
+    df = df.with_columns(reason=reason.otherwise(None), reason_code=code.otherwise(None))
 
     bad = df.filter(pl.col("reason").is_not_null())
     rejects = bad.select(
         created_date=pl.when(pl.col("created_date") >= (first_date or date.min)).then(pl.col("created_date")),
         sheet_row=pl.col("sheet_row"),
         reason=pl.col("reason"),
+        reason_code=pl.col("reason_code"),
         created_at=pl.col("created_at"),
         name=pl.col("name_clean"),
         email=pl.col("email_clean"),
@@ -265,6 +296,14 @@ def clean_leads(
     ).cast(LEADS_SCHEMA).sort("created_at", "sheet_row")
     missing_optional = tuple(c for c in HEADER_ALIASES if raw[c].null_count() == raw.height and raw.height)
     return CleanedLeads(leads=leads, rejects=rejects.sort("sheet_row"), day_first=day_first, missing_optional_columns=missing_optional)
+
+
+def _majority_day_first(created: pl.Series) -> bool:
+    """True when more numeric dates can only be day-first (first field > 12) than month-first."""
+    parts = created.str.extract_groups(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}")
+    first = parts.struct.field("1").cast(pl.Int32, strict=False)
+    second = parts.struct.field("2").cast(pl.Int32, strict=False)
+    return int((first > 12).sum()) >= int((second > 12).sum())
 
 
 def _row_ids(raw: pl.DataFrame) -> list[str]:

@@ -78,8 +78,13 @@ def test_metadata_never_shows_full_phones_or_emails(sheet, tmp_path):
 
 def test_rerun_is_idempotent_and_leaves_other_days_alone(sheet, warehouse_url):
     res = resources(str(sheet), warehouse_url)
-    assert dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=res).success
+    ranged = dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=res)
+    assert ranged.success
     week = leads_table(warehouse_url)
+    meta = ranged.asset_materializations_for_node("leads_sheet_assets")[0].metadata
+    # one event per day carries the run's metadata: no per-partition row count that is really the range's
+    assert "dagster/row_count" not in meta and meta["rows_in_run"].value == week.height
+    assert "| 2025-03-05 |" in meta["rows_per_day"].value
     assert sorted(week["created_date"].unique().to_list()) == [FIRST + timedelta(days=i) for i in range(7)]
     for _ in range(2):
         assert dg.materialize([leads_sheet_assets], partition_key="2025-03-05", resources=res).success

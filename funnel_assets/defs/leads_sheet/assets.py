@@ -117,18 +117,20 @@ def leads_sheet_assets(
             leads,
             leads_report,
             descriptions=LEAD_COLUMNS,
+            partition_column="created_date",
             duplicates=dg.MetadataValue.int(leads.filter(pl.col("is_duplicate")).height),
             unmapped_sources=", ".join(quality.unmapped_sources) or "none",
             **source_meta,
         ),
         check_results=_check_results(quality),
     )
-    reasons = rejects.group_by(pl.col("reason").str.split(" (").list.first().str.split(";").list.first()).len().sort("len", descending=True)
+    reasons = rejects.group_by("reason_code").len().sort("len", descending=True)
     yield dg.MaterializeResult(
         asset_key="marketing_lead_rejects",
         metadata=table_metadata(
             rejects,
             rejects_report,
+            partition_column="created_date",
             reasons=dg.MetadataValue.md(
                 "\n".join(f"- {r}: {n}" for r, n in reasons.rows()) or "no rejects"
             ),
