@@ -79,7 +79,7 @@ class Phone(NamedTuple):
 # (a leading ' is how spreadsheets force a number to stay text).
 _STRIP_CHARS: Final = "".join(chr(c) for c in range(0x21)) + "\x7f'\""
 # Removed anywhere: whitespace/control characters, hyphens, dots, brackets.
-_SEP_CLASS: Final = r"[\x00-\x20\x7f\-.()\[\]]"
+_SEPARATORS: Final = [chr(c) for c in range(0x21)] + ["\x7f", "-", ".", "(", ")", "[", "]"]
 # Whole cell (after stripping) that means "no value".
 _MISSING_TOKENS: Final = frozenset({"", "-", "--", "---", "nan", "none", "null", "na", "n/a"})
 # Excel scientific notation: the digits beyond the mantissa are gone -> corrupt.
@@ -97,7 +97,7 @@ _INTL_MAX_DIGITS: Final = 15
 
 _SCI_RE: Final = re.compile(_SCI_PATTERN)
 _FLOAT_RE: Final = re.compile(_FLOAT_PATTERN)
-_SEP_RE: Final = re.compile(_SEP_CLASS)
+_SEP_RE: Final = re.compile("[" + re.escape("".join(_SEPARATORS)) + "]")
 _WELL_FORMED_RE: Final = re.compile(_WELL_FORMED_PATTERN)
 
 
@@ -211,7 +211,6 @@ def _case_variants(token: str) -> set[str]:
 
 
 _MISSING_TOKEN_VARIANTS: Final = sorted(set().union(*(_case_variants(t) for t in _MISSING_TOKENS)))
-_SEPARATORS: Final = [chr(c) for c in range(0x21)] + ["\x7f", "-", ".", "(", ")", "[", "]"]
 
 
 def _normalize_ascii_frame(raw: pl.Series) -> pl.DataFrame:

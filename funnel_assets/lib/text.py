@@ -37,7 +37,7 @@ _WS_RUN: Final = f"[{_WS_CLASS_BODY}]+"
 _JUNK_CLASS: Final = r"[\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F\u200B\u2060\uFEFF]"
 
 # proper_case: a new capitalised segment starts after one of these characters.
-_SEGMENT_BREAK: Final = r"[ \-.(]"
+_SEGMENT_BREAKS: Final = (" ", "-", ".", "(")
 _APOSTROPHES: Final = "'\u2019"
 
 # Pragmatic email check: one @, non-empty local part, dotted domain, TLD of 2+ characters,
@@ -47,7 +47,9 @@ _EMAIL_BODY: Final = rf"[^{_EMAIL_BAD}]+@(?:[^{_EMAIL_BAD}.]+\.)+[^{_EMAIL_BAD}.
 
 _JUNK_RE: Final = re.compile(_JUNK_CLASS)
 _WS_RUN_RE: Final = re.compile(_WS_RUN)
-_SEGMENT_SPLIT_RE: Final = re.compile(f"(?<={_SEGMENT_BREAK})")
+_SEGMENT_SPLIT_RE: Final = re.compile(
+    "(?<=[" + "".join(re.escape(b) for b in _SEGMENT_BREAKS) + "])"
+)
 _EMAIL_RE: Final = re.compile(_EMAIL_BODY)
 
 
@@ -65,7 +67,9 @@ def _squash(value: str) -> str:
 
 
 def _empty_to_null(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr.str.len_bytes() > 0).then(expr).otherwise(pl.lit(None, dtype=pl.String))
+    # Not when(expr != "").then(expr): polars does not de-duplicate the two copies of ``expr``
+    # and would run the whole cleaning pipeline twice.
+    return expr.replace("", None)
 
 
 # ------------------------------------------------------------------------------------------
@@ -98,8 +102,12 @@ def proper_case_expr(expr: pl.Expr) -> pl.Expr:
     "PRIYA  sharma" -> "Priya Sharma", "NEW DELHI" -> "New Delhi".
     """
     lowered = _squash_expr(expr).str.to_lowercase()
+    # Split after each break character. A NUL sentinel (removed by _squash_expr, so it cannot
+    # occur in the text) plus a literal split: regex split (literal=False) is new in polars 2
+    # and pyproject still allows polars 1.x; Aho-Corasick replace_many is also faster.
+    marked = lowered.str.replace_many(_SEGMENT_BREAKS, [b + "\x00" for b in _SEGMENT_BREAKS])
     cased = (
-        lowered.str.split(_SEGMENT_BREAK, inclusive=True, literal=False)
+        marked.str.split("\x00")
         .list.eval(_capitalize_segment_expr(pl.element()))
         .list.join("")
     )

@@ -144,7 +144,7 @@ _ALPHABET = st.sampled_from(
 _TEXT = st.lists(_ALPHABET, max_size=12).map("".join) | st.none()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(_TEXT, min_size=1, max_size=40))
 def test_exprs_agree_with_scalar_twins(values: list[str | None]) -> None:
     df = pl.DataFrame({"v": values}, schema={"v": pl.String})
