@@ -155,8 +155,9 @@ def _rank_formats(text: pl.Series, formats: list[str], timezone: str) -> list[st
     if text.len() <= _RANK_SAMPLE:
         return formats  # ranking would cost as much as just trying every format
     sample = text.head(10 * _RANK_SAMPLE).unique(maintain_order=True).head(_RANK_SAMPLE)
-    hits = [(-_parse_with(sample, f, timezone).is_not_null().sum(), i) for i, f in enumerate(formats)]
-    return [formats[i] for _, i in sorted(hits)]
+    hits = [_parse_with(sample, fmt, timezone).is_not_null().sum() for fmt in formats]
+    order = sorted(range(len(formats)), key=lambda i: -hits[i])  # stable: ties keep order
+    return [formats[i] for i in order]
 
 
 def _parse_pending(

@@ -1,5 +1,7 @@
 """The performance-marketing leads sheet (seed 002, "Top of Funnel")."""
 
+from datetime import timedelta
+
 import dagster as dg
 import polars as pl
 
@@ -82,7 +84,7 @@ def leads_sheet_assets(
     """Fetch the leads sheet export, clean it, and replace the run's days in the warehouse."""
     start, end = partition_dates(context)
     fetched = leads_sheet.fetch()
-    raw, _missing = lib.read_leads_sheet(fetched.content, location=fetched.location)
+    raw, missing_columns = lib.read_leads_sheet(fetched.content, location=fetched.location)
     cleaned = lib.clean_leads(
         raw,
         project_config.funnel_mapping(),
@@ -100,7 +102,8 @@ def leads_sheet_assets(
         "marketing_lead_rejects", rejects, partition_column="created_date", start=start, end=end, replace_undated=True
     )
     context.log.info(
-        f"{fetched.location}: {raw.height} sheet rows; {leads.height} leads and {rejects.height} rejects for {start}..{end}"
+        f"{fetched.location}: {raw.height} sheet rows; {leads.height} leads and {rejects.height} rejects "
+        f"for {start} .. {end - timedelta(days=1)}"
     )
 
     quality = lib.leads_quality(leads)
@@ -109,7 +112,8 @@ def leads_sheet_assets(
         "source_sha256": fetched.sha256,
         "sheet_rows": dg.MetadataValue.int(raw.height),
         "date_order": "day-first" if cleaned.day_first else "month-first",
-        "partition_range": f"{start} .. {end}",
+        "missing_optional_columns": ", ".join(missing_columns) or "none",
+        "days_in_run": f"{start} .. {end - timedelta(days=1)}",
     }
     yield dg.MaterializeResult(
         asset_key="marketing_leads",
