@@ -13,10 +13,10 @@ import argparse
 import sys
 import time
 
-from benchmarks import warehouse_load
+from benchmarks import synthetic_saas, warehouse_load
 from benchmarks.report import print_results
 
-BENCHMARKS = {"warehouse_load": warehouse_load.run}
+BENCHMARKS = {"warehouse_load": warehouse_load.run, "synthetic_saas": synthetic_saas.run}
 
 
 def main(argv: list[str] | None = None) -> int:
