@@ -77,10 +77,14 @@ class ProjectConfigResource(dg.ConfigurableResource):
 
 @dg.definitions
 def resources() -> dg.Definitions:
+    from funnel_assets.defs.synthetic.resources import DemoFilesResource, SyntheticWorldResource
+
     return dg.Definitions(
         resources={
             "warehouse": WarehouseResource(url=dg.EnvVar("FUNNEL_WAREHOUSE_URL")),
             "leads_sheet": LeadsSheetResource(location=dg.EnvVar("FUNNEL_LEADS_SHEET")),
             "project_config": ProjectConfigResource(config_dir=dg.EnvVar("FUNNEL_CONFIG_DIR")),
+            "synthetic_world": SyntheticWorldResource(),
+            "demo_files": DemoFilesResource(zoom_inbox=dg.EnvVar("FUNNEL_ZOOM_INBOX"), leads_sheet=dg.EnvVar("FUNNEL_LEADS_SHEET")),
         }
     )

@@ -20,6 +20,33 @@ from .saas_world import SaasDatasets
 from .validation import ShareCheck, distribution_checks, share_check
 
 
+CHECKS: dict[str, dict[str, str]] = {
+    "web_events": {
+        "reengagement_only_for_returning_users": "Re-engagement campaigns never reach a first visit (exact).",
+        "bounce_sessions_return_rate": "New visitors' bounce sessions come back at the configured rate (~8%), within a binomial bound.",
+        "high_engagement_return_rate": "High-engagement sessions come back at the configured rate (~65%), within a binomial bound.",
+        "purchases_carry_skus": "Every purchase event carries a product_sku (exact).",
+    },
+    "crm_leads": {
+        "every_form_fill_creates_a_lead": "Every form fill becomes exactly one Pipedrive lead (exact).",
+        "trial_signup_share_of_forms": "Trial signups are ~35% of first form fills, within a binomial bound.",
+        "self_service_share_of_trials": "~65% of trials take the self-service path, within a binomial bound.",
+    },
+    "crm_activities": {
+        "activities_per_lead_follow_the_template": "Each lead gets its template's number of activities (self-service 1, sales-assisted 10-12, demo 8, ...).",
+    },
+    "subscriptions": {
+        "trials_last_trial_days": "Every trial subscription lasts the configured 14 days (exact).",
+        "trial_conversion_rates": "Trials convert at 28% (self-service) and 45% (sales-assisted), within binomial bounds.",
+        "tiers_follow_the_trial_path": "Converted trials buy tiers in their path's mix, within binomial bounds.",
+    },
+    "crm_deals": {
+        "deal_values_match_subscriptions": "A won deal's value equals its Stripe subscription's amount (exact).",
+    },
+}
+"""Every check ``saas_checks`` returns, by asset: name → what it verifies."""
+
+
 @dataclass(frozen=True)
 class CheckOutcome:
     asset: str
@@ -108,7 +135,7 @@ def saas_checks(config: SaasConfig, days: list[SaasDatasets]) -> list[CheckOutco
         wrong = started.filter(length != trial_days).height
     else:
         wrong = 0
-    out.append(_exact("subscriptions", f"trials_last_{trial_days}_days", wrong, started.height, f"trials did not last {trial_days} days"))
+    out.append(_exact("subscriptions", "trials_last_trial_days", wrong, started.height, f"trials did not last {trial_days} days"))
     conv = dict(config.trial_paths.select("trial_path", "conversion_rate").rows())
     decided = outcomes.filter(pl.col("kind").is_in(["trial_converted", "trial_expired"]))
     rate_checks = []
