@@ -17,7 +17,6 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from funnel_assets.lib.demo_leads import generate_leads_sheet
 from funnel_assets.lib.settings import PROJECT_ROOT, load_settings
 from funnel_assets.lib.warehouse import Warehouse
 
@@ -26,11 +25,20 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 MAX_DAYS_PER_RUN = 31
 
 
-def daily_funnel_job() -> dg.JobDefinition:
-    """The job the demo launches (module-level, so Dagster can reconstruct it in a run)."""
+def _job(name: str) -> dg.JobDefinition:
     from funnel_assets.definitions import defs
 
-    return defs().get_job_def("daily_funnel_job")
+    return defs().resolve_job_def(name)
+
+
+def daily_funnel_job() -> dg.JobDefinition:
+    """The production job (module-level, so Dagster can reconstruct it in a run)."""
+    return _job("daily_funnel_job")
+
+
+def synthetic_world_job() -> dg.JobDefinition:
+    """The demo's world generator."""
+    return _job("synthetic_world_job")
 
 
 def date_chunks(start: date, end: date, size: int = MAX_DAYS_PER_RUN) -> list[tuple[date, date]]:
@@ -51,57 +59,80 @@ def _require(name: str) -> str:
     return value
 
 
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+"""The console shows warnings only; every event is still stored in the instance (UI → Runs)."""
+
+
+def _run(job, instance, label: str, *, tags: dict | None = None, run_config: dict | None = None, assets: list[str] | None = None,
+         failed_checks: list[str]) -> bool:
+    began = time.perf_counter()
+    config = {**QUIET, **(run_config or {})}
+    selection = [dg.AssetKey(a) for a in assets] if assets else None
+    with dg.execute_job(job, instance=instance, tags={**(tags or {}), "source": "demo"}, run_config=config,
+                        asset_selection=selection, raise_on_error=False) as result:
+        ok, run_id = result.success, result.run_id
+        for evaluation in result.get_asset_check_evaluations():
+            if not evaluation.passed:
+                failed_checks.append(f"{evaluation.asset_key.to_user_string()}.{evaluation.check_name} ({label}, {evaluation.severity.value})")
+    print(f"==> {label}: {'ok' if ok else 'FAILED'} in {time.perf_counter() - began:.1f} s (run {run_id[:8]})", flush=True)
+    if not ok:
+        print(f"    see the run's logs: ./run ui, then Runs → {run_id}", file=sys.stderr)
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./run demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--days", type=int, default=60, help="how many days up to yesterday to generate and load (default 60)")
-    parser.add_argument("--leads-per-day", type=int, default=120)
+    parser.add_argument("--days", type=int, default=90, help="how many days up to yesterday to simulate and load (default 90)")
+    parser.add_argument("--saas-scale", type=float, default=0.02, help="SaaS volume; 1.0 = 75K web sessions a day (default 0.02)")
+    parser.add_argument("--edtech-scale", type=float, default=1.0, help="ed-tech volume; 1.0 = ~300 sheet leads a day (default 1.0)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
     settings = load_settings()
     _require("DAGSTER_HOME")
-    sheet_location = _require("FUNNEL_LEADS_SHEET")
-    if "://" in sheet_location:
-        raise SystemExit(f"FUNNEL_LEADS_SHEET points at {sheet_location}; the demo writes its own file. Run it without that setting.")
+    for name in ("FUNNEL_LEADS_SHEET", "FUNNEL_ZOOM_INBOX"):
+        if "://" in _require(name):
+            raise SystemExit(f"{name} points at {os.environ[name]}; the demo writes its own files. Run it without that setting.")
     end = settings.yesterday() + timedelta(days=1)
     start = max(end - timedelta(days=args.days), settings.start_date)
-
-    sheet_path = Path(sheet_location)
-    sheet_path = sheet_path if sheet_path.is_absolute() else PROJECT_ROOT / sheet_path
-    sheet_path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"==> generating the leads sheet for {start} .. {end - timedelta(days=1)} ({settings.timezone})")
-    sheet_path.write_text(generate_leads_sheet(start, end, seed=args.seed, leads_per_day=args.leads_per_day, timezone=settings.timezone), encoding="utf-8")
-    print(f"    {sheet_path}")
+    world = {"resources": {"synthetic_world": {"config": {
+        "seed": args.seed, "saas_scale": args.saas_scale, "edtech_scale": args.edtech_scale, "world_start": start.isoformat(),
+    }}}}
+    print(f"==> simulating {start} .. {end - timedelta(days=1)} ({settings.timezone}); seed {args.seed}")
 
     instance = dg.DagsterInstance.get()
-    job = dg.reconstructable(daily_funnel_job)
-    failed_checks: list[str] = []
+    failed: list[str] = []
+    world_job, funnel_job = dg.reconstructable(synthetic_world_job), dg.reconstructable(daily_funnel_job)
+    if not _run(world_job, instance, "synthetic world: sheet, CRM dumps, spend, Stripe catalog", run_config=world,
+                assets=["edtech_source_exports", "stripe_products", "stripe_plans"], failed_checks=failed):
+        return 1
     for first, last in date_chunks(start, end):
-        began = time.perf_counter()
-        tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(), "source": "demo"}
-        # the console shows warnings only; every event is still stored in the instance (UI → Runs)
-        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-        with dg.execute_job(job, instance=instance, tags=tags, run_config=quiet, raise_on_error=False) as result:
-            status = "ok" if result.success else "FAILED"
-            run_id = result.run_id
-            for evaluation in result.get_asset_check_evaluations():
-                if not evaluation.passed:
-                    failed_checks.append(f"{evaluation.asset_key.to_user_string()}.{evaluation.check_name} ({first}..{last}, {evaluation.severity.value})")
-        print(f"==> daily_funnel_job {first} .. {last}: {status} in {time.perf_counter() - began:.1f} s (run {run_id[:8]})")
-        if status != "ok":
-            print(f"    see the run's logs: ./run ui, then Runs → {run_id}", file=sys.stderr)
+        tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
+        if not _run(world_job, instance, f"synthetic world {first} .. {last}: Zoom downloads, SaaS systems", tags=tags, run_config=world,
+                    assets=["zoom_report_downloads", "web_events", "ad_campaigns", "crm_leads", "crm_activities", "crm_deals", "subscriptions"],
+                    failed_checks=failed):
+            return 1
+    for first, last in date_chunks(start, end):
+        tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
+        if not _run(funnel_job, instance, f"daily_funnel_job {first} .. {last}", tags=tags, failed_checks=failed):
             return 1
 
-    _summary(Warehouse(_require("FUNNEL_WAREHOUSE_URL"), root=PROJECT_ROOT), failed_checks)
+    _summary(Warehouse(_require("FUNNEL_WAREHOUSE_URL"), root=PROJECT_ROOT), Path(_path(os.environ["FUNNEL_ZOOM_INBOX"])), failed)
     print(
         "\nOpen the UI on these runs: ./run ui  then http://127.0.0.1:3000\n"
         "  Assets → marketing_leads: partitions, row counts, schema and check results\n"
+        "  Assets → synthetic group: the simulated sources and the seeds' validation checks\n"
         "  Runs: one run per month of days, with their logs"
     )
     return 0
 
 
-def _summary(warehouse: Warehouse, failed_checks: list[str]) -> None:
+def _path(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _summary(warehouse: Warehouse, zoom_inbox: Path, failed_checks: list[str]) -> None:
     leads = warehouse.read_table("marketing_leads")
     rejects = warehouse.read_table("marketing_lead_rejects")
     print(f"\nWarehouse: {warehouse.engine.url.render_as_string(hide_password=True)}")
@@ -113,6 +144,10 @@ def _summary(warehouse: Warehouse, failed_checks: list[str]) -> None:
     print(f"  marketing_lead_rejects: {rejects.height} rows")
     for reason, n in rejects.group_by("reason_code").len().sort("len", descending=True).rows():
         print(f"    {n:6d}  {reason}")
+    saas = {t: warehouse.row_count(t) for t in ("web_events", "crm_leads", "crm_deals", "subscriptions")}
+    print("  synthetic SaaS world: " + ", ".join(f"{t} {n}" for t, n in saas.items()))
+    zoom_files = [p for p in zoom_inbox.glob("*") if p.is_file() and not p.name.startswith(".")] if zoom_inbox.exists() else []
+    print(f"  Zoom reports waiting in {zoom_inbox}: {len(zoom_files)} files")
     if failed_checks:
         print(f"  checks that did not pass ({len(failed_checks)}):")
         for line in failed_checks[:10]:
