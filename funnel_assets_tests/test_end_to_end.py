@@ -46,7 +46,7 @@ def fresh_pg_database(postgres_server_url):
 
 def run_demo(env: dict) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "funnel_assets.demo", "--days", str(DAYS), "--leads-per-day", "40"],
+        [sys.executable, "-m", "funnel_assets.demo", "--days", str(DAYS), "--saas-scale", "0.01", "--edtech-scale", "0.2"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, f"demo failed:\n{proc.stdout}\n{proc.stderr}"
@@ -62,6 +62,7 @@ def base_env(tmp_path: Path, instance_config: Path, warehouse_url: str) -> dict:
         DAGSTER_HOME=str(home),
         FUNNEL_WAREHOUSE_URL=warehouse_url,
         FUNNEL_LEADS_SHEET=str(tmp_path / "inputs" / "leads_sheet.csv"),
+        FUNNEL_ZOOM_INBOX=str(tmp_path / "inbox" / "zoom"),
         FUNNEL_CONFIG_DIR=str(ROOT / "data" / "config"),
     )
     return env
@@ -71,7 +72,7 @@ def check_instance_and_warehouse(home: Path, warehouse_url: str) -> pl.DataFrame
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
         assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-        assert all(r.job_name == "daily_funnel_job" for r in runs)
+        assert {r.job_name for r in runs} == {"daily_funnel_job", "synthetic_world_job"}
         records = instance.fetch_materializations(dg.AssetKey("marketing_leads"), limit=100).records
         partitions = {r.partition_key for r in records}
         assert len(partitions) == DAYS
@@ -79,9 +80,11 @@ def check_instance_and_warehouse(home: Path, warehouse_url: str) -> pl.DataFrame
             dg.AssetCheckKey(dg.AssetKey("marketing_leads"), "has_leads"), limit=10
         )
         assert checks, "check results were not recorded in the instance"
-    leads = Warehouse(warehouse_url).read_table("marketing_leads", order_by=["lead_id"])
+    warehouse = Warehouse(warehouse_url)
+    leads = warehouse.read_table("marketing_leads", order_by=["lead_id"])
     assert sorted(str(d) for d in leads["created_date"].unique()) == sorted(partitions)
     assert leads.height > DAYS * 20
+    assert warehouse.row_count("web_events") > 0 and warehouse.row_count("truth_people") > 0
     return leads
 
 
@@ -91,6 +94,7 @@ def test_demo_on_sqlite_instance(tmp_path):
     out = run_demo(env).stdout
     assert "marketing_leads:" in out and "./run ui" in out
     assert (tmp_path / "dagster_home" / "history" / "runs.db").exists()  # SQLite storage under DAGSTER_HOME
+    assert list((tmp_path / "inbox" / "zoom").glob("*.csv")), "the synthetic Zoom downloads did not land in the drop folder"
     first = check_instance_and_warehouse(tmp_path / "dagster_home", warehouse_url)
     run_demo(env)
     again = check_instance_and_warehouse(tmp_path / "dagster_home", warehouse_url)
