@@ -215,7 +215,8 @@ def test_the_dump_as_of_a_later_day_holds_an_earlier_days_assignments(config, mo
 
 
 def test_registration_comes_before_the_session_and_people_before_registration(month):
-    att = truth(month, "zoom_attendance").filter(pl.col("role") == "attendee")
+    # sessions run as meetings have no registration (test_edtech_zoom.py checks them)
+    att = truth(month, "zoom_attendance").filter((pl.col("role") == "attendee") & pl.col("registered"))
     sessions = truth(month, "zoom_sessions")
     people = truth(month, "people")
     joined = att.join(sessions, on="session_key").join(people, on="person_id", how="left")
@@ -246,12 +247,19 @@ def test_first_touch_attribution_needs_the_earliest_assignment(month):
 # ----------------------------------------------------------------------------- Zoom files
 
 
+def webinar_files(day):
+    """(name, content, truth row) of the day's webinar reports (not meeting reports, not junk)."""
+    meta = {r["file_name"]: r for r in day.truth["zoom_files"].iter_rows(named=True)}
+    assert len(meta) == len(day.zoom_files)  # names are unique within a day
+    return [(name, content, meta[name]) for name, content in day.zoom_files
+            if meta[name]["junk"] is None and meta[name]["report"] in ("attendee", "registration")]
+
+
 def test_every_zoom_file_is_stacked_sections(month):
     n = 0
     for day in month:
-        meta = {r["file_name"]: r for r in day.truth["zoom_files"].iter_rows(named=True)}
-        assert len(meta) == len(day.zoom_files)  # names are unique within a day
-        for name, content in day.zoom_files:
+        for name, content, m in webinar_files(day):
+            meta = {name: m}
             n += 1
             secs = sections(content)
             report = "Attendee Report" if meta[name]["report"] == "attendee" else "Registration Report"
@@ -312,9 +320,7 @@ def test_zoom_rows_are_the_true_people_and_minutes_are_unions_of_segments(month)
     for day in month:
         att = day.truth["zoom_attendance"]
         segs = day.truth["zoom_segments"]
-        meta = {r["file_name"]: r for r in day.truth["zoom_files"].iter_rows(named=True)}
-        for name, content in day.zoom_files:
-            m = meta[name]
+        for name, content, m in webinar_files(day):
             people = att.filter(pl.col("session_key") == m["session_key"])
             by_email = {r["email"]: r for r in people.filter(pl.col("registered")).iter_rows(named=True)}
             secs = sections(content)

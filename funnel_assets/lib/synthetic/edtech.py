@@ -46,12 +46,18 @@ The world
   ``"+<digits>"`` number) that every export writes in its own, per-row varying format. Phones are
   a keyed permutation of the person's global index, so no two people share one.
 * Sessions come from ``edtech_events.csv``. Bootcamps run Sat (Day 1) + Sun (Day 2), either as two
-  webinars with "Day 1"/"Day 2" in the topic or as one recurring webinar ID.
+  webinars with "Day 1"/"Day 2" in the topic or as one recurring webinar ID. Some bootcamp
+  occurrences are run as Zoom meetings (``bootcamp_meeting_rate``, or the event's ``meeting_rate``):
+  no registration, a meeting participant report instead of the webinar reports, and the truth
+  lists only who joined.
 * Leads register (before the session; a few after it started), some are denied / left pending,
   ~42% of approved webinar registrants attend, with join/leave segments (rejoins, overlapping
   segments from a second device, late joins, early leaves). Some no-shows register for the next
   session. Hosts and panelists attend every session; some also registered. Old (2020-vintage)
-  Attendee Reports list walk-ins under "Other Attended".
+  Attendee Reports list walk-ins under "Other Attended"; meetings have walk-ins too.
+* The Zoom folder also gets junk now and then (``junk_*_rate`` settings): a non-Zoom CSV, an empty
+  file, a report cut off mid-row, an Attendee Report without Attendee Details. Truth ``zoom_files``
+  says what should happen to each file (``expected_outcome``: ``accept`` / ``reject: <reason>``).
 * Attendees are assigned to a rep of the program 0.5-26 h after the session; ~18% of other sheet
   leads are assigned directly; CRM-only people are assigned on arrival. ~12% are assigned again
   7-50 days later from another source (first touch = earliest ``assignOn``), 3% twice in a row.
@@ -153,13 +159,16 @@ TRUTH_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "sheet_row": pl.Int64, "person_id": pl.String, "created_at": UTC, "is_repeat": pl.Boolean,
         "campaign": pl.String, "utm_camp": pl.String, "bad_date": pl.Boolean, "phone": pl.String, "email": pl.String,
     },
+    # webinar_id: the Zoom ID the session's files show (a meeting ID when run_as = "meeting");
+    # attendee_vintage: null for meetings (no Attendee Report)
     "zoom_sessions": {
         "session_key": pl.String, "event": pl.String, "program": pl.String, "kind": pl.String, "bootcamp_day": pl.Int64,
         "webinar_id": pl.String, "topic": pl.String, "conductor": pl.String, "host": pl.String,
         "scheduled_start": UTC, "actual_start": UTC, "actual_end": UTC, "minute_precision": pl.Boolean,
-        "attendee_vintage": pl.String,
+        "attendee_vintage": pl.String, "run_as": pl.String,
     },
-    # one row per person per session: registrants (attended or not), hosts, panelists, walk-ins
+    # one row per person per session: registrants (attended or not), hosts, panelists, walk-ins;
+    # for a session run as a meeting only those who joined, none registered
     "zoom_attendance": {
         "session_key": pl.String, "webinar_id": pl.String, "session_date": pl.Date, "bootcamp_day": pl.Int64,
         "person_id": pl.String, "role": pl.String, "phone_key": pl.String, "email": pl.String,
@@ -170,9 +179,14 @@ TRUTH_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "zoom_segments": {
         "session_key": pl.String, "person_id": pl.String, "role": pl.String, "join_at": UTC, "leave_at": UTC,
     },
+    # one row per file dropped on the day: reports (report = attendee / registration / meeting_participants /
+    # meeting_unique_users, junk null, expected_outcome "accept") and junk (junk = not_zoom / empty / truncated /
+    # no_attendee_details, copy null, expected_outcome "reject: <reason>"; a truncated file or one without
+    # Attendee Details keeps the session_key, report and style columns of the report it was cut from)
     "zoom_files": {
         "file_name": pl.String, "session_key": pl.String, "report": pl.String, "copy": pl.Int64, "complete": pl.Boolean,
         "vintage": pl.String, "date_format": pl.String, "encoding": pl.String, "layout": pl.String, "quirks": pl.String,
+        "junk": pl.String, "expected_outcome": pl.String,
     },
     "assignments": {
         "person_id": pl.String, "phone_key": pl.String, "assigned_at": UTC, "source": pl.String, "funnel": pl.String,
@@ -197,7 +211,8 @@ class EdtechDay:
     leads_sheet_rows: pl.DataFrame
     """String columns exactly as the sheet header (``LEADS_SHEET_COLUMNS``), leads created on ``day``."""
     zoom_files: list[tuple[str, bytes]]
-    """(file name, bytes) of the reports of the sessions held on ``day``, as downloaded."""
+    """(file name, bytes) of the reports of the sessions held on ``day``, as downloaded, then the
+    day's junk drops (truth ``zoom_files`` says which file is which)."""
     spend_rows: pl.DataFrame
     """String columns, ``SPEND_COLUMNS`` (seed 002 Phase 3.1), one row per campaign with spend."""
     truth: dict[str, pl.DataFrame] = field(default_factory=dict)
@@ -418,7 +433,8 @@ def simulate_edtech_day(config: EdtechConfig, *, seed: int, day: date, scale: fl
             "session_key": s.key, "event": s.event.name, "program": s.event.program, "kind": s.event.kind,
             "bootcamp_day": s.bootcamp_day, "webinar_id": s.webinar_id, "topic": s.topic, "conductor": s.event.conductor,
             "host": s.event.host, "scheduled_start": _utc(s.scheduled_start), "actual_start": _utc(s.actual_start),
-            "actual_end": _utc(s.actual_end), "minute_precision": s.minute_precision, "attendee_vintage": s.attendee_vintage,
+            "actual_end": _utc(s.actual_end), "minute_precision": s.minute_precision,
+            "attendee_vintage": s.attendee_vintage if s.run_as == "webinar" else None, "run_as": s.run_as,
         })
         seen: set[str] = set()
         for p in [*sp.hosts, *sp.panelists, *sp.registrants, *sp.walk_ins]:
@@ -439,8 +455,10 @@ def simulate_edtech_day(config: EdtechConfig, *, seed: int, day: date, scale: fl
                 segments.append({"session_key": s.key, "person_id": p.person_id, "role": p.role, "join_at": _utc(a), "leave_at": _utc(b)})
     files_truth = [{
         "file_name": f.name, "session_key": f.session_key, "report": f.report, "copy": f.copy, "complete": f.complete,
-        "vintage": f.style.vintage, "date_format": f.style.date_format, "encoding": f.style.encoding,
-        "layout": f.style.layout, "quirks": ",".join(f.quirks),
+        "vintage": f.style.vintage if f.style and f.report in ("attendee", "registration") else None,
+        "date_format": f.style.date_format if f.style else None, "encoding": f.style.encoding if f.style else None,
+        "layout": f.style.layout if f.style else None, "quirks": ",".join(f.quirks), "junk": f.junk,
+        "expected_outcome": f.expected_outcome,
     } for f in zfiles]
 
     # ---- CRM: assignments and sales of the day

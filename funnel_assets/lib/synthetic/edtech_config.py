@@ -21,7 +21,10 @@ Files (one row each):
     ``start_time`` (``19:00``, local time in Asia/Kolkata), ``duration_minutes``, ``topic``, ``host``,
     ``panelists`` (``;``-separated), ``conductor``, ``webinar_id`` (digits), ``webinar_id_day2``
     (a bootcamp run as two webinars "... Day 1"/"... Day 2"; blank: one recurring webinar ID for both
-    days), ``questions`` (``;``-separated ids from edtech_questions.csv), ``notes``.
+    days), ``questions`` (``;``-separated ids from edtech_questions.csv), ``meeting_rate`` (share of
+    the event's occurrences the team runs as a Zoom *meeting* instead of a webinar: no registration,
+    a meeting participant report instead of the webinar reports; blank = the
+    ``bootcamp_meeting_rate`` setting for a bootcamp, 0 for a webinar), ``notes``.
 ``edtech_questions.csv``
     ``question_id``, ``question`` (free text: may hold commas and quotes), ``answers`` (``|``-separated).
 ``edtech_crm_sources.csv``
@@ -160,7 +163,7 @@ SPECS: dict[str, ConfigSpec] = {
     ),
     "edtech_events.csv": ConfigSpec(
         required=("event", "program", "kind", "weekdays", "start_time", "duration_minutes", "topic", "host", "webinar_id"),
-        optional=("week_interval", "week_offset", "panelists", "conductor", "webinar_id_day2", "questions", "notes"),
+        optional=("week_interval", "week_offset", "panelists", "conductor", "webinar_id_day2", "questions", "meeting_rate", "notes"),
         validators={
             "event": (not_blank,), "program": (not_blank,), "kind": (_one_of(*KINDS),),
             "weekdays": (_weekdays,), "start_time": (_clock,), "duration_minutes": (_number(10, 720, integer=True),),
@@ -168,6 +171,7 @@ SPECS: dict[str, ConfigSpec] = {
             "webinar_id_day2": (_digits_id(optional=True),),
             "week_interval": (_number(1, 8, integer=True, optional=True),),
             "week_offset": (_number(0, 7, integer=True, optional=True),),
+            "meeting_rate": (_number(0, 1, optional=True),),
         },
         unique=("event",),
     ),
@@ -263,6 +267,7 @@ class Event:
     webinar_id: str  # digits
     webinar_id_day2: str | None  # digits; None: the bootcamp's two days share webinar_id
     questions: tuple[Question, ...]
+    meeting_rate: float | None = None  # None: the bootcamp_meeting_rate setting (bootcamps) / 0 (webinars)
 
     @property
     def is_bootcamp(self) -> bool:
@@ -325,6 +330,12 @@ class EdtechSettings:
     emi_rate: float = 0.4
     duplicate_download_rate: float = 0.2
     walkins_per_session: float = 2
+    bootcamp_meeting_rate: float = 0.35  # per bootcamp occurrence (an event's meeting_rate overrides it)
+    meeting_unique_users_rate: float = 0.5
+    junk_not_zoom_rate: float = 0.1  # junk_*: per day
+    junk_empty_rate: float = 0.1
+    junk_truncated_rate: float = 0.1
+    junk_no_attendee_details_rate: float = 0.1
 
 
 _RATE_SETTINGS = {f.name for f in fields(EdtechSettings) if f.name.endswith("_rate") or "_rate_" in f.name}
@@ -501,6 +512,7 @@ def load_edtech_config(config_dir: Path | str) -> EdtechConfig:
                 webinar_id=re.sub(r"\D", "", r["webinar_id"]),
                 webinar_id_day2=re.sub(r"\D", "", r["webinar_id_day2"]) if r.get("webinar_id_day2") else None,
                 questions=tuple(qs),
+                meeting_rate=float(r["meeting_rate"]) if r.get("meeting_rate") else None,
             )
         )
     if event_problems:

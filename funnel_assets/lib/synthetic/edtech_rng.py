@@ -49,6 +49,8 @@ P_CRM_RENDER = 11
 P_WALKINS = 12
 P_NAMES = 13
 P_PHONE_KEY = 14
+P_MEETING = 15
+P_JUNK = 16
 
 
 def stable_hash(text: str) -> int:

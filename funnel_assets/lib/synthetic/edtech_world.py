@@ -33,6 +33,7 @@ from .edtech_rng import (
     E_COHORT,
     E_SESSION,
     E_SPEND,
+    P_MEETING,
     P_PEOPLE,
     P_STYLE,
     P_VOLUME,
@@ -139,7 +140,7 @@ class Session:
     day: date  # local date (Asia/Kolkata)
     bootcamp_day: int  # 0 for a webinar, 1 or 2
     occurrence: date  # the bootcamp's Day 1 date (= day for webinars)
-    webinar_id: str
+    webinar_id: str  # the Zoom ID its reports show: the webinar ID, or the meeting ID when run as a meeting
     topic: str
     scheduled_start: int
     actual_start: int
@@ -149,6 +150,7 @@ class Session:
     attendee_vintage: str  # "2020", "2025" or "newer": the Attendee Report's layout
     cancelled: int  # "# Cancelled" in the summary
     download_at: int  # when the reports are downloaded (after the session)
+    run_as: str = "webinar"  # "webinar", or "meeting": no registration, a meeting participant report
 
     @property
     def scheduled_end(self) -> int:
@@ -191,6 +193,9 @@ def session_on(config: EdtechConfig, seed: int, event_no: int, d: date) -> Sessi
     actual_end = actual_start + 60 * event.duration_minutes + overrun
     two_webinars = event.is_bootcamp and event.webinar_id_day2 is not None
     webinar_id = event.webinar_id_day2 if (two_webinars and bday == 2) else event.webinar_id
+    run_as, meeting_id = run_as_meeting(config, seed, event, d - timedelta(days=1) if bday == 2 else d, bday)
+    if run_as == "meeting":
+        webinar_id = meeting_id
     topic = f"{event.topic} - Day {bday}" if two_webinars else event.topic
     vintage = "2020" if r[2] < 0.22 else ("2025" if r[2] < 0.62 else "newer")
     day_end = int(datetime(d.year, d.month, d.day, 23, 58, tzinfo=AUDIENCE_TZ).timestamp())
@@ -213,7 +218,25 @@ def session_on(config: EdtechConfig, seed: int, event_no: int, d: date) -> Sessi
         attendee_vintage=vintage,
         cancelled=int(r[8] * 4) + (1 if r[9] < 0.3 else 0),
         download_at=download,
+        run_as=run_as,
     )
+
+
+def run_as_meeting(config: EdtechConfig, seed: int, event: Event, occurrence: date, bootcamp_day: int) -> tuple[str, str]:
+    """("meeting", meeting ID) if the team runs this occurrence of ``event`` as a Zoom meeting, else
+    ("webinar", ""). Drawn once per occurrence (both days of a bootcamp are run the same way) from
+    ``(seed, event, occurrence)`` alone. A bootcamp held as two webinars ("Day 1"/"Day 2") becomes two
+    meetings; a recurring one keeps one meeting ID for both days."""
+    rate = event.meeting_rate if event.meeting_rate is not None else (config.settings.bootcamp_meeting_rate if event.is_bootcamp else 0.0)
+    if rate <= 0:
+        return "webinar", ""
+    rng = np_rng(seed, day_index(occurrence), E_SESSION, stable_hash(event.name), P_MEETING)
+    u = rng.random()
+    ids = [str(x) for x in rng.integers(81_000_000_000, 99_999_999_999, size=2)]
+    if u >= rate:
+        return "webinar", ""
+    two = event.is_bootcamp and event.webinar_id_day2 is not None
+    return "meeting", ids[1] if (two and bootcamp_day == 2) else ids[0]
 
 
 @lru_cache(maxsize=8192)
