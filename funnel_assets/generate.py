@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from funnel_assets.lib.settings import PROJECT_ROOT, load_settings
 from funnel_assets.lib.synthetic import edtech
-from funnel_assets.lib.synthetic.files import _api_json, write_atomically, write_edtech_exports, write_saas_day, write_zoom_files
+from funnel_assets.lib.synthetic.files import _api_json, save_zoom_files, write_atomically, write_edtech_exports, write_saas_day, zoom_files_truth
 from funnel_assets.lib.synthetic.saas_config import load_saas_config
 from funnel_assets.lib.synthetic.saas_world import SaasWorld
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     end = args.start + timedelta(days=args.days)
     out: Path = args.out
     files = 0
-    forms, outcomes = [], []
+    forms, outcomes, zoom_truth = [], [], []
     days = [args.start + timedelta(days=i) for i in range(args.days)]
     for day in tqdm(days, desc="simulating days", unit="day", disable=args.no_progress, file=sys.stderr):
         datasets = saas.datasets(day)
@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         forms.append(datasets.simulated.form_fills)
         outcomes.append(datasets.simulated.outcomes)
         ed_day = edtech.simulate_edtech_day(ed_config, seed=args.seed, day=day, scale=args.edtech_scale, timezone=args.timezone)
-        files += len(write_zoom_files(out / "zoom", ed_day.zoom_files))
+        saved = save_zoom_files(out / "zoom", ed_day.zoom_files)
+        files += sum(new for _, _, new in saved)
+        zoom_truth.append(zoom_files_truth(ed_day.truth["zoom_files"], day, saved))
     for name, frame in saas.catalog().items():
         write_atomically(out / "stripe" / f"{name.removeprefix('stripe_')}.json", _api_json(frame, {"object": "list", "has_more": False}))
         files += 1
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         leads_sheet=out / "leads_sheet.csv", exports_dir=out,
     )
     files += len(written)
+    truth["zoom_files"] = pl.concat(zoom_truth, how="diagonal_relaxed")  # with the names the files were saved under
     (out / "truth").mkdir(parents=True, exist_ok=True)
     for name, frame in {**{f"edtech_{k}": v for k, v in truth.items()},
                         "saas_form_fills": pl.concat(forms, how="diagonal_relaxed"),

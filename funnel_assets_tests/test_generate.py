@@ -33,4 +33,6 @@ def test_generate_is_complete_and_deterministic(tmp_path, capsys):
     raw, _ = read_leads_sheet((out / "leads_sheet.csv").read_bytes(), location="sheet")
     assert raw.height > 50
     assert pl.read_parquet(out / "truth" / "saas_form_fills.parquet").height > 0
+    zoom_truth = pl.read_parquet(out / "truth" / "edtech_zoom_files.parquet")
+    assert sorted(zoom_truth["saved_as"]) == sorted(n.removeprefix("zoom/") for n in a if n.startswith("zoom/"))
     assert "wrote" in capsys.readouterr().out

@@ -53,11 +53,14 @@ def test_zoom_downloads_land_in_the_inbox_and_truth_in_the_warehouse(resources, 
     files = sorted((tmp_path / "inbox").iterdir())
     truth = resources["warehouse"].get().read_table("truth_zoom_attendance")
     assert truth.height > 0 and set(truth["session_date"]) <= {FIRST, FIRST + timedelta(days=1), LAST}
-    if files:  # some days have no session
-        assert all(not p.name.startswith(".") for p in files)
+    assert files and all(not p.name.startswith(".") for p in files)
+    files_truth = resources["warehouse"].get().read_table("truth_zoom_files")
+    assert sorted(files_truth["saved_as"].to_list()) == [p.name for p in files]  # the truth names every file in the inbox
+    assert set(files_truth["expected_outcome"]) <= {"accept"} | {o for o in files_truth["expected_outcome"] if o.startswith("reject")}
     # the same days again: the same downloads are already there, nothing doubles
     assert dg.materialize([zoom_report_downloads], tags=RANGE, resources=resources).success
     assert sorted((tmp_path / "inbox").iterdir()) == files
+    assert resources["warehouse"].get().read_table("truth_zoom_files").sort("saved_as").equals(files_truth.sort("saved_as"))
 
 
 def test_edtech_exports_are_readable_by_the_pipeline(resources, tmp_path):

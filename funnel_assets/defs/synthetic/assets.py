@@ -20,7 +20,7 @@ from funnel_assets.defs.common import (
 from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource
 from funnel_assets.defs.synthetic.resources import DemoFilesResource, SyntheticWorldResource
 from funnel_assets.lib.synthetic import edtech
-from funnel_assets.lib.synthetic.files import write_edtech_exports, write_zoom_files
+from funnel_assets.lib.synthetic.files import save_zoom_files, write_edtech_exports, zoom_files_truth
 from funnel_assets.lib.synthetic.saas_checks import CHECKS, days_between, saas_checks
 from funnel_assets.lib.synthetic.saas_config import load_saas_config
 from funnel_assets.lib.synthetic.saas_world import SaasWorld
@@ -38,7 +38,6 @@ CATALOG_DESCRIPTIONS = {
     "stripe_products": "Stripe products of the simulated SaaS world: the STARTER, PRO, BUSINESS and ENTERPRISE tiers (data/config/synthetic/saas_products.csv).",
     "stripe_plans": "Stripe plans of the simulated SaaS world: a monthly and an annual plan per product, amounts in cents.",
 }
-EDTECH_TRUTH = ("people", "leads", "zoom_sessions", "zoom_attendance", "assignments", "sales", "spend")
 SEVERITY = dg.AssetCheckSeverity.ERROR
 
 
@@ -121,14 +120,22 @@ def zoom_report_downloads(context: dg.AssetExecutionContext, synthetic_world: Sy
     config = edtech.load_edtech_config(project_config.path("synthetic"))
     days = [edtech.simulate_edtech_day(config, seed=synthetic_world.seed, day=d, scale=synthetic_world.edtech_scale, timezone=SETTINGS.timezone)
             for d in _run_days(context, synthetic_world)]
-    written = write_zoom_files(demo_files.zoom_inbox_path(), [f for d in days for f in d.zoom_files])
-    truth = pl.concat([d.truth["zoom_attendance"] for d in days], how="diagonal_relaxed") if days else pl.DataFrame({"session_date": []}, schema={"session_date": pl.Date})
-    report = warehouse.get().replace_partitions("truth_zoom_attendance", truth, partition_column="session_date", start=start, end=end)
+    if not days:
+        raise dg.Failure(f"the synthetic world starts on {synthetic_world.world_start}, after {start} .. {end - timedelta(days=1)}; pick later days or an earlier world_start")
+    inbox = demo_files.zoom_inbox_path()
+    saved = {d.day: save_zoom_files(inbox, d.zoom_files) for d in days}
+    written = [path for files in saved.values() for _, path, new in files if new]
+    db = warehouse.get()
+    attendance = pl.concat([d.truth["zoom_attendance"] for d in days], how="diagonal_relaxed")
+    report = db.replace_partitions("truth_zoom_attendance", attendance, partition_column="session_date", start=start, end=end)
+    files_truth = pl.concat([zoom_files_truth(d.truth["zoom_files"], d.day, saved[d.day]) for d in days], how="diagonal_relaxed")
+    db.replace_partitions("truth_zoom_files", files_truth, partition_column="dropped_on", start=start, end=end)
     return dg.MaterializeResult(
         metadata={
             "files_written": dg.MetadataValue.int(len(written)),
             "zoom_inbox": str(demo_files.zoom_inbox_path()),
-            "files": dg.MetadataValue.md("\n".join(f"- {p.name}" for p in written[:50]) or "no sessions on these days"),
+            "files": dg.MetadataValue.md("\n".join(f"- {p.name}" for p in written[:50]) or "no new files (no sessions, or already dropped)"),
+            "expected_rejects": dg.MetadataValue.int(files_truth.filter(pl.col("expected_outcome") != "accept").height),
             "truth_rows": dg.MetadataValue.int(report.rows_written),
         }
     )

@@ -18,7 +18,7 @@ from . import edtech
 from .saas_amplitude import amplitude_events_ndjson
 from .saas_world import SaasDatasets
 
-EDTECH_TRUTH = ("people", "leads", "zoom_sessions", "zoom_attendance", "assignments", "sales", "spend", "spend_by_campaign")
+EDTECH_TRUTH = ("people", "leads", "zoom_sessions", "zoom_attendance", "zoom_files", "assignments", "sales", "spend", "spend_by_campaign")
 
 
 def write_atomically(path: Path, content: bytes) -> Path:
@@ -34,29 +34,49 @@ def write_atomically(path: Path, content: bytes) -> Path:
     return path
 
 
-def _free_name(folder: Path, name: str, content: bytes) -> Path | None:
-    """Where a browser would save ``name``: the same name, or ``name (1)``, ``(2)``...; None if
-    an identical file is already there (the same download twice)."""
+def _target(folder: Path, name: str, content: bytes) -> tuple[Path, bool]:
+    """Where a browser would save ``name`` (the same name, or ``name (1)``, ``(2)``...), and
+    whether an identical file is already there (the same download twice)."""
     stem, dot, suffix = name.rpartition(".")
     if not dot:
         stem, suffix = name, ""
     candidate, n = folder / name, 0
     while candidate.exists():
         if candidate.read_bytes() == content:
-            return None
+            return candidate, True
         n += 1
         candidate = folder / (f"{stem} ({n}).{suffix}" if suffix else f"{stem} ({n})")
-    return candidate
+    return candidate, False
+
+
+def save_zoom_files(folder: Path, files: list[tuple[str, bytes]]) -> list[tuple[str, Path, bool]]:
+    """Drop Zoom report downloads into ``folder`` as a person would.
+
+    Returns, per file: its download name, the path it is saved under, and whether it was written
+    now (False when an identical file was already there, as when a day is generated again)."""
+    saved = []
+    for name, content in files:
+        target, present = _target(folder, name, content)
+        if not present:
+            write_atomically(target, content)
+        saved.append((name, target, not present))
+    return saved
 
 
 def write_zoom_files(folder: Path, files: list[tuple[str, bytes]]) -> list[Path]:
-    """Drop Zoom report downloads into ``folder`` as a person would; returns the paths written."""
-    written = []
-    for name, content in files:
-        target = _free_name(folder, name, content)
-        if target is not None:
-            written.append(write_atomically(target, content))
-    return written
+    """Like ``save_zoom_files``; only the paths written now."""
+    return [path for _, path, new in save_zoom_files(folder, files) if new]
+
+
+def zoom_files_truth(day_truth: pl.DataFrame, day: date, saved: list[tuple[str, Path, bool]]) -> pl.DataFrame:
+    """The day's ``zoom_files`` truth (one row per download, in order) with the day and the name
+    each file was saved under."""
+    if day_truth["file_name"].to_list() != [name for name, _, _ in saved]:
+        raise ValueError(f"{day}: the zoom_files truth does not list the day's downloads in order")
+    return day_truth.with_columns(
+        saved_as=pl.Series([path.name for _, path, _ in saved], dtype=pl.String),
+        dropped_on=pl.lit(day, pl.Date),
+    )
 
 
 def write_edtech_exports(
