@@ -95,6 +95,11 @@ def run(args) -> Results:
     results.notes.append(f"day {DAY} at scale {scale:g}: {sessions:,} sessions (expected {volumes['sessions']:,.0f}: "
                          f"{volumes['prospect_sessions']:,.0f} prospect + {volumes['regular_sessions']:,.0f} from "
                          f"{volumes['regular_visitors']:,} established visitors)")
+    paid = day.outcomes.filter(day.outcomes["kind"] != "trial_expired").height
+    trials = (day.form_fills["form_type"] == "trial_signup").sum()
+    results.notes.append(f"funnel that day: {day.form_fills.height:,} form fills, {trials:,} trials, {paid:,} new paying customers "
+                         f"(expected a day {volumes['form_fills']:,.0f} / {volumes['trials']:,.0f} / {volumes['paid']:,.1f}; "
+                         "seed 000: ~82K / ~29K / ~12.8K a year = ~225 / ~79 / ~35 a day)")
     results.goals.append(Goal("ours warm day at full scale, seconds", warm, 2.0, higher_is_better=False))
     results.goals.append(Goal("ours cold day at full scale, seconds", cold, 2.0, higher_is_better=False))
     results.goals.append(Goal("speed-up warm vs per-event reference warm", ref_warm * factor / warm, 20.0))

@@ -24,7 +24,7 @@ RANGE = {"dagster/asset_partition_range_start": FIRST.isoformat(), "dagster/asse
 @pytest.fixture
 def resources(tmp_path):
     return {
-        "synthetic_world": SyntheticWorldResource(seed=3, saas_scale=0.02, edtech_scale=0.3, world_start=WORLD_START.isoformat()),
+        "synthetic_world": SyntheticWorldResource(seed=3, saas_scale=0.1, edtech_scale=0.3, world_start=WORLD_START.isoformat()),
         "project_config": ProjectConfigResource(config_dir=str(CONFIG_DIR)),
         "warehouse": WarehouseResource(url=f"sqlite:///{tmp_path / 'w.sqlite'}"),
         "demo_files": DemoFilesResource(zoom_inbox=str(tmp_path / "inbox"), leads_sheet=str(tmp_path / "sheet.csv"), exports_dir=str(tmp_path / "demo")),

@@ -27,6 +27,11 @@ def test_shipped_configuration_matches_seed_000():
     forms = dict(c.form_types.select("form_type", "weight").rows())
     assert forms["trial_signup"] == 0.35 and forms["demo_request"] == 0.25
     assert set(c.campaigns["targeting"]) == {"new_users", "returning_users", "all_users"}
+    # seed 001's per-tier form and return probabilities; new visitors mostly bounce, established ones are engaged
+    tiers = {r["tier"]: r for r in c.engagement_tiers.iter_rows(named=True)}
+    assert [tiers[t]["form_probability"] for t in tiers] == [0.0, 0.05, 0.20, 0.45, 0.70]
+    assert (tiers["bounce"]["return_probability"], tiers["high_engagement"]["return_probability"]) == (0.08, 0.65)
+    assert tiers["bounce"]["share"] > 0.8 and abs(c.engagement_tiers["established_share"].sum() - 1) < 1e-9
     steps = c.activity_templates.group_by("template").len()
     assert dict(steps.rows())["trial_sales_assisted"] == 12 and dict(steps.rows())["demo_request"] == 8
     # the average monthly deal per path lands on seed 000's $59 / $149
@@ -52,6 +57,7 @@ def _edit(path: Path, old: str, new: str) -> None:
         ("saas_settings.csv", "trial_days,14", "trial_days,fourteen", "'fourteen' is not a number"),
         ("saas_activity_templates.csv", "newsletter_signup,1,email,Welcome to the newsletter,0,1.0\n", "", "no activities for 'newsletter_signup'"),
         ("saas_form_types.csv", "Demo Request Form,0.07", "Demo Request Form,", "only trial_signup"),
+        ("saas_engagement_tiers.csv", "bounce,0,10,0.860,0.30", "bounce,0,10,0.860,0.40", "established_share values add up to 1.1000"),
     ],
 )
 def test_mistakes_name_file_and_problem(config_dir, file, old, new, message):

@@ -10,12 +10,13 @@ cohort, one day) can be regenerated on its own and gives the same numbers.
 - ``hash64`` / ``hash_uniform``: vectorised counter-based hashing (splitmix64 finaliser) for
   draws that must be a pure function of an element's identity (e.g. "does regular visitor i
   come on day d"), without a generator per element.
-- ``uuid_strings``: uuid-shaped strings (version 4 layout) from 128 hashed bits, vectorised.
+- ``hash_uniforms``: several independent uniforms per element from one ``hash64``.
+- ``uuid_strings``: uuid-shaped strings (version 4 layout) from 128 hashed bits, vectorised;
+  ``hashed_uuids`` hashes the bits from an element's identity.
 """
 
 from __future__ import annotations
 
-import io
 import zlib
 from datetime import date, datetime
 
@@ -84,32 +85,64 @@ def hash_uniform(seed: int, *parts: object) -> np.ndarray:
     return (hash64(seed, *parts) >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
 
 
-_HEX_PAIRS = np.array([int.from_bytes(f"{i:02x}".encode("ascii"), "little") for i in range(256)], dtype=np.uint16)
+def hash_uniforms(seed: int, count: int, *parts: object) -> np.ndarray:
+    """``count`` independent uniform [0, 1) rows (shape ``(count, n)``) per element of ``hash64(seed, *parts)``.
+
+    For attributes that must be a pure function of an element's identity (a session's time of
+    day, score, source, ...), computed only for the elements a caller needs.
+    """
+    h = hash64(seed, *parts)
+    out = np.empty((count, len(h)), dtype=np.float64)
+    with np.errstate(over="ignore"):
+        for j in range(count):
+            bits = _mix(h + np.uint64(j + 1) * _GOLDEN) >> np.uint64(11)
+            np.multiply(bits, 1.0 / (1 << 53), out=out[j])
+    return out
+
+
+# four hex digits (as ASCII, in memory order) for each big-endian 16-bit value
+_HEX_QUADS = np.array([int.from_bytes(f"{i >> 8:02x}{i & 0xFF:02x}".encode("ascii"), "little") for i in range(1 << 16)],
+                      dtype=np.uint32)
+_DASH = np.uint32(ord("-"))
 
 
 def uuid_strings(high: np.ndarray, low: np.ndarray) -> pl.Series:
-    """uuid-shaped strings (``xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx``) from two uint64 arrays."""
+    """uuid-shaped strings (``xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx``) from two uint64 arrays.
+
+    The 128 bits are written most significant first (``high`` then ``low``), with the version-4
+    and RFC 4122 variant bits set, like ``str(uuid.UUID(int=high << 64 | low))``.
+    """
     n = len(high)
     if n == 0:
         return pl.Series(values=[], dtype=pl.String)
-    bits = np.empty((n, 2), dtype=np.uint64)
-    bits[:, 0] = high
-    bits[:, 1] = low
-    raw = bits.view(np.uint8).reshape(n, 16).copy()
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4 layout
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    hexed = _HEX_PAIRS[raw].view(np.uint8)  # (n, 32) ascii
-    out = np.empty((n, 37), dtype=np.uint8)
-    out[:, 0:8] = hexed[:, 0:8]
-    out[:, 9:13] = hexed[:, 8:12]
-    out[:, 14:18] = hexed[:, 12:16]
-    out[:, 19:23] = hexed[:, 16:20]
-    out[:, 24:36] = hexed[:, 20:32]
-    out[:, [8, 13, 18, 23]] = ord("-")
-    out[:, 36] = ord("\n")
-    # the CSV reader is the fastest way from a byte buffer to a polars String column
-    frame = pl.read_csv(io.BytesIO(out.tobytes()), has_header=False, new_columns=["u"], schema={"u": pl.String})
-    return frame["u"]
+    with np.errstate(over="ignore"):
+        high = (np.asarray(high, dtype=np.uint64) & np.uint64(~0xF000 & _MASK64)) | np.uint64(0x4000)
+        low = (np.asarray(low, dtype=np.uint64) & np.uint64(0x3FFF_FFFF_FFFF_FFFF)) | np.uint64(0x8000_0000_0000_0000)
+    groups = np.empty((8, n), dtype=np.uint16)  # the 16-bit groups, most significant first
+    for j in range(4):
+        shift = np.uint64(48 - 16 * j)
+        groups[j] = high >> shift
+        groups[4 + j] = low >> shift
+    quads = _HEX_QUADS[groups]  # (8, n): 4 hex digits each
+    # 36 characters = nine 4-byte words: 8 hex, '-', 4, '-', 4, '-', 4, '-', 12 (little-endian byte order)
+    words = np.empty((9, n), dtype=np.uint32)
+    words[0:2] = quads[0:2]
+    words[2] = _DASH | (quads[2] << np.uint32(8))
+    words[3] = (quads[2] >> np.uint32(24)) | (_DASH << np.uint32(8)) | (quads[3] << np.uint32(16))
+    words[4] = (quads[3] >> np.uint32(16)) | (_DASH << np.uint32(16)) | (quads[4] << np.uint32(24))
+    words[5] = (quads[4] >> np.uint32(8)) | (_DASH << np.uint32(24))
+    words[6:9] = quads[5:8]
+    rows = np.ascontiguousarray(words.T)  # (n, 9): one string of 36 bytes a row
+    # fixed-width bytes -> a polars Binary column -> String (all ASCII)
+    return pl.Series(rows.view("S36").ravel()).cast(pl.String)
+
+
+def hashed_uuids(seed: int, *parts: object) -> pl.Series:
+    """``uuid_strings`` of 128 bits hashed from ``hash64(seed, *parts)``: a deterministic uuid per element."""
+    high = hash64(seed, *parts)
+    with np.errstate(over="ignore"):
+        low = _mix(high ^ _M2)
+    return uuid_strings(high, low)
 
 
 def fmt(template: str, *args) -> pl.Expr:

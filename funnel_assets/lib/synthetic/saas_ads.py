@@ -1,6 +1,6 @@
 """Daily ad-platform rows for the SaaS simulation: Google Ads and Facebook Ads insights.
 
-Per campaign per day: clicks = that day's paid sessions of the campaign (so the ad platforms
+Per campaign per day: clicks = that day's paid sessions of the campaign (counted by campaign id) (so the ad platforms
 and Amplitude agree), impressions ~ clicks / ctr and cost ~ clicks x cpc, both with
 log-normal noise seeded by (seed, platform, day); ctr and cpc from ``saas_campaigns.csv``.
 Campaigns without a click that day have no row (as the APIs omit zero-metric rows).
@@ -47,8 +47,11 @@ COST_NOISE_SIGMA = 0.08
 
 def _metrics(config: SaasConfig, sessions: pl.DataFrame, platform: str, day: date, seed: int) -> pl.DataFrame:
     campaigns = config.campaigns.filter(pl.col("platform") == platform).select("campaign_id", "campaign_name", "cpc_usd", "ctr")
-    clicks = sessions.filter(pl.col("platform") == platform).group_by("campaign_id").len("clicks")
-    frame = campaigns.join(clicks, on="campaign_id", how="inner").sort("campaign_id")
+    ids = campaigns["campaign_id"].to_numpy()
+    found, counts = np.unique(sessions["campaign_id"].drop_nulls().to_numpy(), return_counts=True)
+    at = np.minimum(np.searchsorted(found, ids), max(len(found) - 1, 0))
+    clicks = np.where(found[at] == ids, counts[at], 0) if len(found) else np.zeros(len(ids), np.int64)
+    frame = campaigns.with_columns(clicks=pl.Series(clicks.astype(np.uint32))).filter(pl.col("clicks") > 0).sort("campaign_id")
     rng = rng_for(seed, "saas-ads", platform, day)
     n = frame.height
     noise = rng.lognormal(0.0, [[IMPRESSION_NOISE_SIGMA], [COST_NOISE_SIGMA]], (2, n))

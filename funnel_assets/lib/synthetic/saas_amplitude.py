@@ -15,12 +15,13 @@ row does not use are null there: one struct type covers every event type).
 from __future__ import annotations
 
 import io
-from datetime import date
+import threading
+from datetime import date, datetime, timezone
 
 import numpy as np
 import polars as pl
 
-from funnel_assets.lib.synthetic.rng import fmt as _fmt, hash64, rng_for, uuid_strings
+from funnel_assets.lib.synthetic.rng import fmt as _fmt, hashed_uuids, rng_for
 
 EVENTS = {
     "event_type": pl.String,
@@ -86,13 +87,63 @@ def _props_table() -> tuple[list[str], dict[str, int]]:
 _PROPS, _OFF = _props_table()
 
 
+def _lookup_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per browse kind (``_BROWSE_TYPES`` order) and app/marketing context: first row in ``_PROPS`` and number of choices."""
+    first = np.zeros((len(_BROWSE_TYPES), 2), dtype=np.int64)
+    count = np.ones((len(_BROWSE_TYPES), 2), dtype=np.int64)
+    for kind, (offset, n) in {0: (_OFF["login"], len(LOGIN_METHODS)), 2: (_OFF["pricing"], 1), 3: (_OFF["features"], 1),
+                              4: (_OFF["button"], len(BUTTONS)), 5: (_OFF["search"], len(SEARCH_QUERIES)), 6: (_OFF["empty"], 1)}.items():
+        first[kind], count[kind] = offset, n
+    first[1] = (_OFF["marketing"], _OFF["app"])
+    count[1] = (len(MARKETING_PAGES), len(APP_PAGES))
+    return first, count
+
+
+_PROP_FIRST, _PROP_COUNT = _lookup_tables()
+_PROP_FIRST_FLAT, _PROP_COUNT_FLAT = _PROP_FIRST.ravel(), _PROP_COUNT.ravel()
+_KIND_PATTERN = np.array([0, 1, 4, 5, 6], dtype=np.int8)  # a session's browsing before shuffling: login, pages, clicks, search, logout
+
+
+class InBackground:
+    """``fn(*args)`` on a thread of its own (numpy and polars release the GIL in their loops, so it
+    runs on the other core); ``result()`` waits for it and re-raises its error. A plain thread, not
+    a pool: nothing to go stale across a fork (Dagster's multiprocess executor)."""
+
+    def __init__(self, fn, *args):
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="saas-background", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args) -> None:
+        try:
+            self._value = fn(*args)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller in result()
+            self._error = error
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _sorted_by_key(key: np.ndarray, bits: int) -> np.ndarray:
+    """Positions ordering ``key`` (non-negative, < 2**(63 - bits)), ties by position: one packed int64 sort."""
+    n = len(key)
+    packed = key << bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    packed &= (1 << bits) - 1
+    return packed
+
+
 def build_events(*, seed: int, day: date, sessions: pl.DataFrame, session_detail: pl.DataFrame,
                  specials: pl.DataFrame, server: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The day's events (``EVENTS`` schema, in time order) and the times of the referenced special events.
 
     ``sessions``: the day's sessions (``saas_schema.SESSIONS``), chronological; ``session_detail``
     aligned to it (population code 0 prospect / 1 regular / 2 product, tier index, identified
-    before/after the session, country, os_name, mobile). ``specials``: session_row, seq,
+    before the session, country, os_name, mobile). ``specials``: session_row, seq,
     event_type, event_properties, ref_kind, ref. ``server``: server-side events with ref,
     device_id, user_id, time, country, os_name, seq, event_type, event_properties.
     Returns (events, special_times[ref_kind, ref, time]).
@@ -104,129 +155,135 @@ def build_events(*, seed: int, day: date, sessions: pl.DataFrame, session_detail
     tier = session_detail["tier"].to_numpy()
     pop = session_detail["population"].to_numpy()
     before = session_detail["identified_before"].to_numpy()
-    u = rng.random((ns, 6))
-    login = before & ((pop != 0) | (u[:, 0] < PROSPECT_LOGIN_SHARE))
-    logout = login & (u[:, 1] < LOGOUT_SHARE)
+    u = rng.random((3, ns))
+    login = before & ((pop != 0) | (u[0] < PROSPECT_LOGIN_SHARE))
+    logout = login & (u[1] < LOGOUT_SHARE)
     browsing = tier > 0
     clicks = np.where(browsing, rng.poisson(score * CLICKS_PER_SCORE_POINT), 0)
-    search = browsing & (u[:, 2] < SEARCH_BASE + score * SEARCH_PER_SCORE)
+    search = browsing & (u[2] < SEARCH_BASE + score * SEARCH_PER_SCORE)
 
-    # browsing events: login?, landing page, the rest of the pages, clicks and searches (shuffled), logout?
-    counts = pv + clicks + search + login + logout
-    total = int(counts.sum())
+    # browsing events, session by session: login?, pages, clicks, search?, logout? (kinds of _BROWSE_TYPES)
+    per_kind = np.empty((ns, 5), dtype=np.int64)
+    per_kind[:, 0], per_kind[:, 1], per_kind[:, 2], per_kind[:, 3], per_kind[:, 4] = login, pv, clicks, search, logout
+    kind = np.repeat(np.tile(_KIND_PATTERN, ns), per_kind.ravel())
+    counts = per_kind.sum(axis=1)
+    total = len(kind)
+    # the insert ids depend only on (seed, day, number of events): made on the other core meanwhile
+    n = total + specials.height + (server.height if server is not None else 0)
+    insert_ids = InBackground(hashed_uuids, seed, "saas-insert", day, np.arange(n, dtype=np.int64))
     row = np.repeat(np.arange(ns, dtype=np.int64), counts)
-    first = np.r_[0, np.cumsum(counts)[:-1]]
-    within = np.arange(total) - np.repeat(first, counts)
-    # position within the session's block: [login][pv pages][clicks][search][logout]
-    lg, p_, c_, s_ = (np.repeat(a, counts) for a in (login.astype(np.int64), pv, clicks, search.astype(np.int64)))
-    is_login = within < lg
-    w = within - lg
-    is_page = ~is_login & (w < p_)
-    is_click = ~is_login & ~is_page & (w < p_ + c_)
-    is_search = ~is_login & ~is_page & ~is_click & (w < p_ + c_ + s_)
-    is_logout = ~(is_login | is_page | is_click | is_search)
-    eu = rng.random((total, 3))
-    ev_score = score[row]
-    landing = is_page & (w == 0)
-    app = np.repeat(login, counts)
-    kind = np.empty(total, dtype=np.int8)
-    kind[is_login] = 0
-    pricing = eu[:, 0] < PAGE_PRICING_BASE + PAGE_PRICING_PER_SCORE * ev_score / 100
-    features = ~pricing & (eu[:, 0] < PAGE_PRICING_BASE + PAGE_PRICING_PER_SCORE * ev_score / 100 + PAGE_FEATURES)
-    kind[is_page] = 1
-    kind[is_page & ~landing & pricing] = 2
-    kind[is_page & ~landing & features] = 3
-    kind[is_click] = 4
-    kind[is_search] = 5
-    kind[is_logout] = 6
-    prop = np.full(total, _OFF["empty"], dtype=np.int64)
-    pick = eu[:, 1]
+    landing = np.cumsum(counts) - counts + login  # the first page of each session
+    eu = rng.random((3, total))
     page = kind == 1
-    prop[page & app] = _OFF["app"] + (pick[page & app] * len(APP_PAGES)).astype(np.int64)
-    prop[page & ~app] = _OFF["marketing"] + (pick[page & ~app] * len(MARKETING_PAGES)).astype(np.int64)
-    prop[kind == 2] = _OFF["pricing"]
-    prop[kind == 3] = _OFF["features"]
-    prop[kind == 4] = _OFF["button"] + (pick[kind == 4] * len(BUTTONS)).astype(np.int64)
-    prop[kind == 5] = _OFF["search"] + (pick[kind == 5] * len(SEARCH_QUERIES)).astype(np.int64)
-    prop[kind == 0] = _OFF["login"] + (pick[kind == 0] * len(LOGIN_METHODS)).astype(np.int64)
-    slot = np.where(is_login, 0.0, np.where(landing, 1.0, np.where(is_logout, 1000.0, 2.0 + eu[:, 2])))
+    threshold = PAGE_PRICING_BASE + PAGE_PRICING_PER_SCORE / 100 * score[row]
+    kind[page & (eu[0] < threshold)] = 2
+    kind[page & (eu[0] >= threshold) & (eu[0] < threshold + PAGE_FEATURES)] = 3
+    kind[landing] = 1
+    context = kind.astype(np.int64) * 2 + login[row]  # (kind, app pages when logged in)
+    prop = _PROP_FIRST_FLAT[context] + (eu[1] * _PROP_COUNT_FLAT[context]).astype(np.int64)
+    # order within a session: login 0, landing 1, the other pages, clicks and searches shuffled (2 + a random
+    # 16-bit rank), then the special events (2**17 + seq), the logout last
+    slot = 2 + (eu[2] * 65536).astype(np.int64)
+    slot[kind == 0] = 0
+    slot[landing] = 1
+    slot[kind == 6] = (1 << 17) + 1023
 
-    # specials go after the browsing (slot 100 + seq), before a logout
+    # every event of a session, browsing then special ones, each with its lookup codes
+    nb = len(_BROWSE_TYPES)
     nsp = specials.height
     sp_row = specials["session_row"].to_numpy().astype(np.int64)
-    sp_slot = 100.0 + specials["seq"].to_numpy()
+    sp_idx = np.arange(nsp, dtype=np.int64)
     all_row = np.concatenate([row, sp_row])
-    all_slot = np.concatenate([slot, sp_slot])
-    # one int64 key (session row, slot to 1/1000) sorts faster than a lexsort
-    order = np.argsort(all_row * (1 << 21) + (all_slot * 1000).astype(np.int64), kind="stable")
-    n_sess_events = len(order)
+    all_slot = np.concatenate([slot, (1 << 17) + specials["seq"].to_numpy().astype(np.int64)])
+    all_code = np.concatenate([kind, nb + sp_idx])  # into (browse kinds | specials | server events)
+    all_prop = np.concatenate([prop, len(_PROPS) + sp_idx])  # into (_PROPS | specials | server events)
+    # the person's user_id on: their specials, a logout, and everything once identified before the session
+    all_named = np.concatenate([(kind == 6) | before[row], np.ones(nsp, bool)])
+    n_sess_events = total + nsp
+    bits = max(n_sess_events - 1, 1).bit_length()
+    if max(ns, 1).bit_length() + 18 + bits <= 63:
+        order = _sorted_by_key((all_row << 18) | all_slot, bits)
+    else:  # beyond ~2**25 sessions a day
+        order = np.lexsort((all_slot, all_row))
     srow = all_row[order]
-    sslot = all_slot[order]
     # times: session start, then exponential gaps
     gaps = np.maximum(1000, (rng.exponential(MEAN_GAP_SECONDS, n_sess_events) * 1000).astype(np.int64))
-    starts = np.r_[True, srow[1:] != srow[:-1]] if n_sess_events else np.zeros(0, bool)
-    gaps[starts] = 0
+    per_session = counts + np.bincount(sp_row, minlength=ns)
+    session_first = np.cumsum(per_session) - per_session
+    gaps[session_first] = 0
     csum = np.cumsum(gaps)
-    base = np.maximum.accumulate(np.where(starts, csum, 0))
     start_ms = sessions["session_id"].to_numpy()
-    times = start_ms[srow] + csum - base
+    times = start_ms[srow] + csum - csum[session_first][srow]
     is_special = order >= total
-    sp_index = np.where(is_special, order - total, 0)
+    sp_index = order[is_special] - total
     special_times = pl.DataFrame({
-        "ref_kind": specials["ref_kind"].gather(sp_index[is_special]), "ref": specials["ref"].gather(sp_index[is_special]),
+        "ref_kind": specials["ref_kind"].gather(sp_index), "ref": specials["ref"].gather(sp_index),
         "time": times[is_special]}).filter(pl.col("ref_kind").is_not_null())
 
-    # one code per event into a lookup of (browse kinds | specials | server events)
+    # then the server-side events; everything in time order (ties keep the session and slot order)
     nsrv = server.height if server is not None else 0
-    code = np.where(is_special, len(_BROWSE_TYPES) + sp_index, kind[np.where(is_special, 0, order)].astype(np.int64))
-    prop_code = np.where(is_special, len(_PROPS) + sp_index, prop[np.where(is_special, 0, order)])
-    user_row = np.where(is_special | (sslot >= 1000) | before[srow], srow, -1)
     if nsrv:
         srv_idx = np.arange(nsrv, dtype=np.int64)
-        code = np.concatenate([code, len(_BROWSE_TYPES) + nsp + srv_idx])
-        prop_code = np.concatenate([prop_code, len(_PROPS) + nsp + srv_idx])
-        user_row = np.concatenate([user_row, ns + srv_idx])
+        order = np.concatenate([order, n_sess_events + srv_idx])
+        all_row = np.concatenate([all_row, ns + srv_idx])
+        all_code = np.concatenate([all_code, nb + nsp + srv_idx])
+        all_prop = np.concatenate([all_prop, len(_PROPS) + nsp + srv_idx])
+        all_named = np.concatenate([all_named, np.ones(nsrv, bool)])
         times = np.concatenate([times, server["time"].to_numpy()])
-        srow = np.concatenate([srow, ns + srv_idx])
-        sslot = np.concatenate([sslot, server["seq"].to_numpy().astype(np.float64)])
-    final = np.argsort(times, kind="stable")  # ties keep (session row, slot) order
-    code, prop_code, user_row, times, srow = code[final], prop_code[final], user_row[final], times[final], srow[final]
-    n = len(final)
-    in_session = srow < ns
-    srow_s = np.where(in_session, srow, ns)  # ns: the null row of session-level lookups
-    srv_row = np.where(in_session, nsrv, srow - ns)  # nsrv: the null row of server lookups
+    assert len(times) == n
+    offset = times - int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+    bits = max(n - 1, 1).bit_length()
+    if n and offset.min() >= 0 and int(offset.max()).bit_length() + bits <= 63:
+        final = _sorted_by_key(offset, bits)
+    else:
+        final = np.argsort(times, kind="stable")
+    times = times[final]
+    source = order[final]  # each event's position among (browsing | specials | server events)
+    code, prop_code, ev_row = all_code[source], all_prop[source], all_row[source]
+    user_row = np.where(all_named[source], ev_row, ns + nsrv)  # ns + nsrv: the null row
 
-    def lookup(parts: list[pl.Series], dtype=pl.String) -> pl.Series:
-        return pl.concat([p.cast(dtype) for p in parts]).rechunk()
-
-    none = pl.Series([None], dtype=pl.String)
-    empty_str = pl.Series([], dtype=pl.String)
     srv = server if nsrv else None
+    empty_str = pl.Series([], dtype=pl.String)
     sp_revenue, sp_product = _purchase_fields(specials)
     sv_revenue, sv_product = _purchase_fields(srv) if nsrv else (pl.Series([], dtype=pl.Float64), empty_str)
-    user_props = sessions.select(_fmt('{"session_count":{},"engagement_tier":"{}"}', "session_number", "engagement_tier"))[:, 0]
-    mobile = session_detail["mobile"].cast(pl.Int64).to_numpy()
-    device_type_code = np.where(in_session, mobile[np.minimum(srow_s, max(ns - 1, 0))] if ns else 0, 2)
-    browse_nulls = pl.Series([None] * len(_BROWSE_TYPES), dtype=pl.Float64)
+    by_row = pl.DataFrame({
+        "device_id": sessions["device_id"],
+        "session_id": start_ms,
+        "user_properties": sessions.select(_fmt('{"session_count":{},"engagement_tier":"{}"}', "session_number", "engagement_tier"))[:, 0],
+        "utm_source": sessions["utm_source"], "utm_medium": sessions["utm_medium"], "utm_campaign": sessions["campaign_name"],
+        "platform": pl.repeat("Web", ns, eager=True),
+        "os_name": session_detail["os_name"],
+        "device_type": pl.Series(["Desktop", "Mobile"]).gather(session_detail["mobile"].cast(pl.Int64).to_numpy()) if ns else empty_str,
+        "country": session_detail["country"],
+    })
+    if nsrv:
+        by_row = pl.concat([by_row, srv.select(
+            "device_id", session_id=pl.lit(-1, pl.Int64), user_properties=pl.lit("{}"), utm_source=pl.lit(None, pl.String),
+            utm_medium=pl.lit(None, pl.String), utm_campaign=pl.lit(None, pl.String), platform=pl.lit("Server"), os_name="os_name",
+            device_type=pl.lit(None, pl.String), country="country",
+        ).cast(by_row.schema)], rechunk=True)
+    event_types = pl.concat([pl.Series(_BROWSE_TYPES), specials["event_type"], srv["event_type"] if nsrv else empty_str]).rechunk()
+    # purchases (a few a day) carry revenue and productId: null everywhere else
+    revenue_by_code = np.concatenate([np.full(nb, np.nan), sp_revenue.to_numpy(), sv_revenue.to_numpy()])
+    products_by_code = pl.concat([pl.Series([None] * nb, dtype=pl.String), sp_product, sv_product]).rechunk()
+    props = pl.concat([pl.Series(_PROPS), specials["event_properties"], srv["event_properties"] if nsrv else empty_str]).rechunk()
+    users = pl.concat([sessions["user_id"], srv["user_id"] if nsrv else empty_str, pl.Series([None], dtype=pl.String)]).rechunk()
+    row_cols = by_row[ev_row]
+    bought = np.flatnonzero(~np.isnan(revenue_by_code)[code])
     frame = pl.DataFrame({
-        "event_type": lookup([pl.Series(_BROWSE_TYPES), specials["event_type"], srv["event_type"] if nsrv else empty_str]).gather(code),
-        "user_id": lookup([sessions["user_id"], srv["user_id"] if nsrv else empty_str, none]).gather(np.where(user_row >= 0, user_row, ns + nsrv)),
-        "device_id": lookup([sessions["device_id"], srv["device_id"] if nsrv else empty_str]).gather(np.where(in_session, srow, srow)),
+        "event_type": event_types.gather(code),
+        "user_id": users.gather(user_row),
+        "device_id": row_cols["device_id"],
         "time": times,
-        "session_id": np.where(in_session, start_ms[np.minimum(srow_s, max(ns - 1, 0))] if ns else -1, -1),
-        "insert_id": uuid_strings(hash64(seed, "saas-insert-hi", day, np.arange(n, dtype=np.int64)),
-                                  hash64(seed, "saas-insert-lo", day, np.arange(n, dtype=np.int64))),
-        "event_properties": lookup([pl.Series(_PROPS), specials["event_properties"], srv["event_properties"] if nsrv else empty_str]).gather(prop_code),
-        "user_properties": lookup([user_props, pl.Series(["{}"])]).gather(srow_s),
-        "utm_source": lookup([sessions["utm_source"], none]).gather(srow_s),
-        "utm_medium": lookup([sessions["utm_medium"], none]).gather(srow_s),
-        "utm_campaign": lookup([sessions["campaign_name"], none]).gather(srow_s),
-        "platform": pl.Series(["Web", "Server"]).gather((~in_session).astype(np.int64)),
-        "os_name": lookup([session_detail["os_name"], srv["os_name"] if nsrv else empty_str, none]).gather(np.where(in_session, srow, ns + nsrv)),
-        "device_type": pl.Series(["Desktop", "Mobile", None], dtype=pl.String).gather(device_type_code),
-        "country": lookup([session_detail["country"], srv["country"] if nsrv else empty_str]).gather(srow),
-        "revenue": lookup([browse_nulls, sp_revenue, sv_revenue], pl.Float64).gather(code),
-        "productId": lookup([pl.Series([None] * len(_BROWSE_TYPES), dtype=pl.String), sp_product, sv_product]).gather(code),
+        "session_id": row_cols["session_id"],
+        "insert_id": insert_ids.result(),
+        "event_properties": props.gather(prop_code),
+        "user_properties": row_cols["user_properties"],
+        "utm_source": row_cols["utm_source"], "utm_medium": row_cols["utm_medium"], "utm_campaign": row_cols["utm_campaign"],
+        "platform": row_cols["platform"], "os_name": row_cols["os_name"], "device_type": row_cols["device_type"],
+        "country": row_cols["country"],
+        "revenue": pl.repeat(None, n, dtype=pl.Float64, eager=True).scatter(bought, revenue_by_code[code[bought]]),
+        "productId": pl.repeat(None, n, dtype=pl.String, eager=True).scatter(bought, products_by_code.gather(code[bought])),
     }, schema=EVENTS)
     return frame, special_times
 

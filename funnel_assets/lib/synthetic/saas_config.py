@@ -2,9 +2,11 @@
 
 ``data/config/synthetic/saas_*.csv`` hold the Stripe catalog, the paid campaigns and their
 targeting, traffic sources, form types and their distribution, the two trial paths with their
-tier mixes, engagement tiers (form and return probabilities), CRM activity templates, bought
-lead lists and a few volume settings. Every file is validated on load; a problem names the file,
-the line and what to do (see ``funnel_assets.lib.config``).
+tier mixes, engagement tiers (the tier mix of new and of established visitors' sessions, form and
+return probabilities), CRM activity templates, bought lead lists and a few volume settings. Every
+file is validated on load; a problem names the file, the line and what to do (see
+``funnel_assets.lib.config``). ``established_share`` is optional: without it established visitors
+take the new visitors' ``share``.
 """
 
 from __future__ import annotations
@@ -85,8 +87,9 @@ SPECS: dict[str, ConfigSpec] = {
         unique=("trial_path", "sku"),
     ),
     "saas_engagement_tiers.csv": ConfigSpec(
-        required=("tier", "min_score", "max_score", "share", "form_probability", "return_probability"), optional=("notes",),
+        required=("tier", "min_score", "max_score", "share", "form_probability", "return_probability"), optional=("established_share", "notes"),
         validators={"tier": (not_blank,), "min_score": (_number(0),), "max_score": (_number(0),), "share": (PROBABILITY,),
+                    "established_share": (_number(0, 1),),
                     "form_probability": (PROBABILITY,), "return_probability": (PROBABILITY,)},
         unique=("tier",),
     ),
@@ -162,6 +165,9 @@ def load_saas_config(config_dir: Path | str) -> SaasConfig:
     tiers = typed("saas_trial_tiers.csv", {"share": pl.Float64})
     engagement = typed("saas_engagement_tiers.csv", {"min_score": pl.Float64, "max_score": pl.Float64, "share": pl.Float64,
                                                       "form_probability": pl.Float64, "return_probability": pl.Float64})
+    if "established_share" not in engagement.columns:  # optional: established visitors then share the new visitors' mix
+        engagement = engagement.with_columns(established_share=pl.col("share"))
+    engagement = engagement.with_columns(pl.col("established_share").cast(pl.Float64))
     templates = typed("saas_activity_templates.csv", {"step": pl.Int64, "day_offset": pl.Int64, "probability": pl.Float64})
     lists = typed("saas_purchased_lists.csv", {"weight": pl.Float64})
 
@@ -170,7 +176,7 @@ def load_saas_config(config_dir: Path | str) -> SaasConfig:
         ("saas_form_types.csv", _weights_sum_to_one(forms, "weight")),
         ("saas_trial_paths.csv", _weights_sum_to_one(paths, "weight")),
         ("saas_trial_tiers.csv", _weights_sum_to_one(tiers, "share", "trial_path")),
-        ("saas_engagement_tiers.csv", _weights_sum_to_one(engagement, "share")),
+        ("saas_engagement_tiers.csv", _weights_sum_to_one(engagement, "share") + _weights_sum_to_one(engagement, "established_share")),
         ("saas_purchased_lists.csv", _weights_sum_to_one(lists, "weight")),
         ("saas_campaigns.csv", _weights_sum_to_one(campaigns, "weight", "platform")),
     ]

@@ -70,6 +70,7 @@ class _Tables:
         self.m = m
         self.tiers = list(range(len(m.tier_names)))
         self.tier_cum = list(m.tier_cum)
+        self.regular_tier_cum = list(m.regular_tier_cum)
         self.sources = list(range(len(m.source_names)))
         self.source_cum = list(m.source_cum)
         self.campaigns = {}
@@ -121,7 +122,7 @@ def _plan_cohort(t: _Tables, seed: int, cohort: date, scale: float) -> list[User
             person_id=f"p{cohort:%Y%m%d}-{i:06d}", device_id=str(uuid.UUID(int=r.getrandbits(128))),
             email=f"{first}.{last}{cohort.toordinal() - 730000}{i:06d}@{r.choice(t.domains)}",
             country=_pick(r, m.country_names, list(m.country_cum)), browser=_pick(r, m.browser_names, list(m.browser_cum)),
-            mobile=r.random() < 0.3,
+            mobile=r.random() < sj.MOBILE_SHARE,
         )
         day_off, prev = 0, None
         while True:
@@ -311,14 +312,14 @@ def simulate_day_reference(config: SaasConfig, *, seed: int, day: date, scale: f
                              "identified": rr.random() < sj.REGULAR_IDENTIFIED_SHARE, "device_id": str(uuid.UUID(int=rr.getrandbits(128))),
                              "email": f"{rr.choice(t.first)}.{rr.choice(t.last)}.r{i:06d}@{rr.choice(t.domains)}",
                              "country": _pick(rr, m.country_names, list(m.country_cum)), "browser": _pick(rr, m.browser_names, list(m.browser_cum)),
-                             "mobile": rr.random() < 0.3})
+                             "mobile": rr.random() < sj.MOBILE_SHARE})
         cache[("regulars", seed, scale)] = regulars
     ordinal = day.toordinal()
     for i, reg in enumerate(regulars):
         window = (ordinal + reg["phase"]) // reg["period"]
         if zlib.crc32(f"{seed}/{i}/{window}".encode()) % reg["period"] != (ordinal + reg["phase"]) % reg["period"]:
             continue
-        tier = _pick(r, t.tiers, t.tier_cum)
+        tier = _pick(r, t.tiers, t.regular_tier_cum)
         score = round(m.tier_lo[tier] + r.random() * (m.tier_hi[tier] - m.tier_lo[tier]), 1)
         source = _pick(r, t.sources, t.source_cum)
         s = {"k": 0, "number": reg["initial"] + window, "day": 0, "tod": _tod(r, t), "tier": tier, "score": score, "pv": _page_views(r, t, tier, score),
