@@ -52,6 +52,35 @@ def not_blank(value: str) -> str | None:
     return "is empty; fill it in or delete the line" if not value else None
 
 
+def number(minimum: float | None = None, maximum: float | None = None, *, integer: bool = False, optional: bool = False) -> Validator:
+    """A number (a whole number with ``integer``) within the bounds; blank only if ``optional``."""
+
+    def check(value: str) -> str | None:
+        if not value:
+            return None if optional else "is empty; fill in a number"
+        try:
+            parsed = int(value) if integer else float(value)
+        except ValueError:
+            return f"{value!r} is not {'a whole number' if integer else 'a number'}"
+        if minimum is not None and parsed < minimum:
+            return f"{value} is below {minimum}"
+        if maximum is not None and parsed > maximum:
+            return f"{value} is above {maximum}"
+        return None
+
+    return check
+
+
+def one_of(*allowed: str, ignore_case: bool = False) -> Validator:
+    """One of the allowed words."""
+
+    def check(value: str) -> str | None:
+        candidate = value.lower() if ignore_case else value
+        return None if candidate in allowed else f"{value!r} is not one of {', '.join(allowed)}"
+
+    return check
+
+
 @dataclass(frozen=True)
 class ConfigSpec:
     """What a configuration CSV must look like."""

@@ -57,6 +57,8 @@ from funnel_assets.lib.config import (
     ConfigProblem,
     ConfigSpec,
     not_blank,
+    number,
+    one_of,
     read_config_csv,
 )
 
@@ -79,28 +81,8 @@ KINDS = ("webinar", "bootcamp")
 # ----------------------------------------------------------------------------- validators
 
 
-def _number(minimum: float | None = None, maximum: float | None = None, *, integer: bool = False, optional: bool = False):
-    def check(value: str) -> str | None:
-        if not value:
-            return None if optional else "is empty; fill in a number"
-        try:
-            number = int(value) if integer else float(value)
-        except ValueError:
-            return f"{value!r} is not {'a whole number' if integer else 'a number'}"
-        if minimum is not None and number < minimum:
-            return f"{value} is below {minimum}"
-        if maximum is not None and number > maximum:
-            return f"{value} is above {maximum}"
-        return None
-
-    return check
 
 
-def _one_of(*allowed: str):
-    def check(value: str) -> str | None:
-        return None if value.lower() in allowed else f"{value!r} is not one of {', '.join(allowed)}"
-
-    return check
 
 
 def _weekdays(value: str) -> str | None:
@@ -146,9 +128,9 @@ def _emi_months(value: str) -> str | None:
     return None
 
 
-POSITIVE = _number(0.0001)
-NON_NEGATIVE = _number(0)
-PROBABILITY = _number(0, 1)
+POSITIVE = number(0.0001)
+NON_NEGATIVE = number(0)
+PROBABILITY = number(0, 1)
 
 SPECS: dict[str, ConfigSpec] = {
     "edtech_campaigns.csv": ConfigSpec(
@@ -157,7 +139,7 @@ SPECS: dict[str, ConfigSpec] = {
         validators={
             "campaign": (not_blank,), "program": (not_blank,), "platform": (not_blank,),
             "daily_budget_inr": (NON_NEGATIVE,), "cpl_inr": (POSITIVE,), "cpc_inr": (POSITIVE,),
-            "ctr": (_number(0.00001, 1),), "channels": (not_blank, _channels),
+            "ctr": (number(0.00001, 1),), "channels": (not_blank, _channels),
         },
         unique=("campaign",),
     ),
@@ -165,13 +147,13 @@ SPECS: dict[str, ConfigSpec] = {
         required=("event", "program", "kind", "weekdays", "start_time", "duration_minutes", "topic", "host", "webinar_id"),
         optional=("week_interval", "week_offset", "panelists", "conductor", "webinar_id_day2", "questions", "meeting_rate", "notes"),
         validators={
-            "event": (not_blank,), "program": (not_blank,), "kind": (_one_of(*KINDS),),
-            "weekdays": (_weekdays,), "start_time": (_clock,), "duration_minutes": (_number(10, 720, integer=True),),
+            "event": (not_blank,), "program": (not_blank,), "kind": (one_of(*KINDS, ignore_case=True),),
+            "weekdays": (_weekdays,), "start_time": (_clock,), "duration_minutes": (number(10, 720, integer=True),),
             "topic": (not_blank,), "host": (not_blank,), "webinar_id": (_digits_id(),),
             "webinar_id_day2": (_digits_id(optional=True),),
-            "week_interval": (_number(1, 8, integer=True, optional=True),),
-            "week_offset": (_number(0, 7, integer=True, optional=True),),
-            "meeting_rate": (_number(0, 1, optional=True),),
+            "week_interval": (number(1, 8, integer=True, optional=True),),
+            "week_offset": (number(0, 7, integer=True, optional=True),),
+            "meeting_rate": (number(0, 1, optional=True),),
         },
         unique=("event",),
     ),
@@ -196,8 +178,8 @@ SPECS: dict[str, ConfigSpec] = {
         optional=("ebook_rev", "book_rev", "emi_months", "target_super_group"),
         validators={
             "product_id": (not_blank,), "program": (not_blank,), "course_name": (not_blank,), "product": (not_blank,),
-            "p_type": (not_blank,), "total_amount": (_number(1, integer=True),), "weight": (NON_NEGATIVE,),
-            "ebook_rev": (_number(0, integer=True, optional=True),), "book_rev": (_number(0, integer=True, optional=True),),
+            "p_type": (not_blank,), "total_amount": (number(1, integer=True),), "weight": (NON_NEGATIVE,),
+            "ebook_rev": (number(0, integer=True, optional=True),), "book_rev": (number(0, integer=True, optional=True),),
             "emi_months": (_emi_months,),
         },
         unique=("product_id",),

@@ -16,105 +16,85 @@ from pathlib import Path
 
 import polars as pl
 
-from funnel_assets.lib.config import ConfigError, ConfigProblem, ConfigSpec, not_blank, read_config_csv
+from funnel_assets.lib.config import ConfigError, ConfigProblem, ConfigSpec, not_blank, number, one_of, read_config_csv
 
 TARGETINGS = ("new_users", "returning_users", "all_users")
 TRIAL_PATHS = ("self_service", "sales_assisted")
 
 
-def _number(minimum: float | None = None, maximum: float | None = None, *, integer: bool = False, optional: bool = False):
-    def check(value: str) -> str | None:
-        if not value:
-            return None if optional else "is empty; fill in a number"
-        try:
-            number = int(value) if integer else float(value)
-        except ValueError:
-            return f"{value!r} is not {'a whole number' if integer else 'a number'}"
-        if minimum is not None and number < minimum:
-            return f"{value} is below {minimum}"
-        if maximum is not None and number > maximum:
-            return f"{value} is above {maximum}"
-        return None
-
-    return check
 
 
-def _one_of(*allowed: str):
-    def check(value: str) -> str | None:
-        return None if value in allowed else f"{value!r} is not one of {', '.join(allowed)}"
-
-    return check
 
 
-PROBABILITY = _number(0, 1)
+PROBABILITY = number(0, 1)
 SPECS: dict[str, ConfigSpec] = {
     "saas_products.csv": ConfigSpec(
         required=("sku", "product_id", "name", "price_monthly_cents", "price_annual_cents"),
         optional=("notes",),
         validators={"sku": (not_blank,), "product_id": (not_blank,), "name": (not_blank,),
-                    "price_monthly_cents": (_number(1, integer=True),), "price_annual_cents": (_number(1, integer=True),)},
+                    "price_monthly_cents": (number(1, integer=True),), "price_annual_cents": (number(1, integer=True),)},
         unique=("sku",),
     ),
     "saas_campaigns.csv": ConfigSpec(
         required=("platform", "campaign_id", "campaign_name", "campaign_type", "targeting", "weight", "cpc_usd", "ctr"),
         optional=("notes",),
-        validators={"platform": (_one_of("google", "facebook"),), "campaign_id": (_number(1, integer=True),),
-                    "campaign_name": (not_blank,), "campaign_type": (not_blank,), "targeting": (_one_of(*TARGETINGS),),
-                    "weight": (_number(0),), "cpc_usd": (_number(0.01),), "ctr": (_number(0.0001, 1),)},
+        validators={"platform": (one_of("google", "facebook"),), "campaign_id": (number(1, integer=True),),
+                    "campaign_name": (not_blank,), "campaign_type": (not_blank,), "targeting": (one_of(*TARGETINGS),),
+                    "weight": (number(0),), "cpc_usd": (number(0.01),), "ctr": (number(0.0001, 1),)},
         unique=("campaign_id",),
     ),
     "saas_traffic_sources.csv": ConfigSpec(
         required=("source", "medium", "weight"), optional=("notes",),
-        validators={"source": (not_blank,), "medium": (not_blank,), "weight": (_number(0),)},
+        validators={"source": (not_blank,), "medium": (not_blank,), "weight": (number(0),)},
         unique=("source", "medium"),
     ),
     "saas_form_types.csv": ConfigSpec(
         required=("form_type", "event_name", "weight", "lifecycle_stage", "sales_priority", "lead_source", "paid_conversion_rate"),
         optional=("notes",),
-        validators={"form_type": (not_blank,), "event_name": (not_blank,), "weight": (_number(0),),
-                    "lead_source": (not_blank,), "paid_conversion_rate": (_number(0, 1, optional=True),)},
+        validators={"form_type": (not_blank,), "event_name": (not_blank,), "weight": (number(0),),
+                    "lead_source": (not_blank,), "paid_conversion_rate": (number(0, 1, optional=True),)},
         unique=("form_type",),
     ),
     "saas_trial_paths.csv": ConfigSpec(
         required=("trial_path", "weight", "conversion_rate", "avg_conversion_day", "conversion_day_sd"), optional=("notes",),
-        validators={"trial_path": (_one_of(*TRIAL_PATHS),), "weight": (PROBABILITY,), "conversion_rate": (PROBABILITY,),
-                    "avg_conversion_day": (_number(0, 60),), "conversion_day_sd": (_number(0, 30),)},
+        validators={"trial_path": (one_of(*TRIAL_PATHS),), "weight": (PROBABILITY,), "conversion_rate": (PROBABILITY,),
+                    "avg_conversion_day": (number(0, 60),), "conversion_day_sd": (number(0, 30),)},
         unique=("trial_path",),
     ),
     "saas_trial_tiers.csv": ConfigSpec(
         required=("trial_path", "sku", "share"),
-        validators={"trial_path": (_one_of(*TRIAL_PATHS),), "sku": (not_blank,), "share": (PROBABILITY,)},
+        validators={"trial_path": (one_of(*TRIAL_PATHS),), "sku": (not_blank,), "share": (PROBABILITY,)},
         unique=("trial_path", "sku"),
     ),
     "saas_engagement_tiers.csv": ConfigSpec(
         required=("tier", "min_score", "max_score", "share", "form_probability", "return_probability"), optional=("established_share", "notes"),
-        validators={"tier": (not_blank,), "min_score": (_number(0),), "max_score": (_number(0),), "share": (PROBABILITY,),
-                    "established_share": (_number(0, 1),),
+        validators={"tier": (not_blank,), "min_score": (number(0),), "max_score": (number(0),), "share": (PROBABILITY,),
+                    "established_share": (number(0, 1),),
                     "form_probability": (PROBABILITY,), "return_probability": (PROBABILITY,)},
         unique=("tier",),
     ),
     "saas_activity_templates.csv": ConfigSpec(
         required=("template", "step", "activity_type", "subject", "day_offset", "probability"),
-        validators={"template": (not_blank,), "step": (_number(1, integer=True),), "activity_type": (not_blank,),
-                    "subject": (not_blank,), "day_offset": (_number(0, 90, integer=True),), "probability": (PROBABILITY,)},
+        validators={"template": (not_blank,), "step": (number(1, integer=True),), "activity_type": (not_blank,),
+                    "subject": (not_blank,), "day_offset": (number(0, 90, integer=True),), "probability": (PROBABILITY,)},
         unique=("template", "step"),
     ),
     "saas_purchased_lists.csv": ConfigSpec(
-        required=("lead_source", "weight"), validators={"lead_source": (not_blank,), "weight": (_number(0),)}, unique=("lead_source",),
+        required=("lead_source", "weight"), validators={"lead_source": (not_blank,), "weight": (number(0),)}, unique=("lead_source",),
     ),
     "saas_settings.csv": ConfigSpec(
-        required=("setting", "value"), optional=("notes",), validators={"setting": (not_blank,), "value": (_number(0),)}, unique=("setting",),
+        required=("setting", "value"), optional=("notes",), validators={"setting": (not_blank,), "value": (number(0),)}, unique=("setting",),
     ),
 }
 SETTINGS = {
-    "sessions_per_day": _number(1, integer=True),
-    "new_users_per_day": _number(1, integer=True),
-    "purchased_leads_per_day": _number(0, integer=True),
-    "trial_days": _number(1, 60, integer=True),
+    "sessions_per_day": number(1, integer=True),
+    "new_users_per_day": number(1, integer=True),
+    "purchased_leads_per_day": number(0, integer=True),
+    "trial_days": number(1, 60, integer=True),
     "annual_billing_share": PROBABILITY,
     "secondary_form_probability": PROBABILITY,
     "direct_purchase_probability": PROBABILITY,
-    "max_pageviews_per_session": _number(1, 200, integer=True),
+    "max_pageviews_per_session": number(1, 200, integer=True),
 }
 REQUIRED_TEMPLATES = ("trial_self_service", "trial_sales_assisted", "purchased_lead")
 
