@@ -71,3 +71,10 @@ def test_edtech_exports_are_readable_by_the_pipeline(resources, tmp_path):
     assert len(sales.columns) == 44
     w = resources["warehouse"].get()
     assert w.row_count("truth_people") > 0 and w.row_count("truth_assignments") > 0
+
+
+def test_days_before_the_world_starts_fail_with_a_clear_message(resources):
+    early = (WORLD_START - timedelta(days=5)).isoformat()
+    result = dg.materialize([zoom_report_downloads], partition_key=early, resources=resources, raise_on_error=False)
+    assert not result.success
+    assert "pick later days or an earlier world_start" in str(result.failure_data_for_node("zoom_report_downloads").error)

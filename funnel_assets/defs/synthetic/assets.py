@@ -47,9 +47,15 @@ def _saas_world(project_config: ProjectConfigResource, world: SyntheticWorldReso
 
 
 def _run_days(context: dg.AssetExecutionContext, world: SyntheticWorldResource) -> list:
+    """The run's days on which the world exists (it starts on ``world_start``)."""
     start, end = partition_dates(context)
     first = max(start, world.start())
-    return days_between(first, end - timedelta(days=1)) if first < end else []
+    if first >= end:
+        raise dg.Failure(
+            f"the synthetic world starts on {world.world_start}, after {start} .. {end - timedelta(days=1)}; "
+            "pick later days or an earlier world_start"
+        )
+    return days_between(first, end - timedelta(days=1))
 
 
 @dg.multi_asset(
@@ -66,8 +72,6 @@ def saas_world(context: dg.AssetExecutionContext, synthetic_world: SyntheticWorl
     start, end = partition_dates(context)
     world = _saas_world(project_config, synthetic_world)
     days = [world.datasets(d) for d in _run_days(context, synthetic_world)]
-    if not days:
-        raise dg.Failure(f"the synthetic world starts on {synthetic_world.world_start}, after {start} .. {end - timedelta(days=1)}; pick later days or an earlier world_start")
     outcomes = saas_checks(world.config, days)
     db = warehouse.get()
     for name in SAAS_DESCRIPTIONS:
@@ -100,8 +104,10 @@ def stripe_catalog(project_config: ProjectConfigResource, synthetic_world: Synth
 
 ZOOM_DOWNLOADS_DESCRIPTION = (
     "The Zoom Registration and Attendee Reports of each day's webinars and bootcamps, as the team "
-    "downloads them by hand (every quirk of real files), dropped into the watched Zoom folder; the "
-    "true attendance behind them goes to the warehouse table truth_zoom_attendance."
+    "downloads them by hand (every quirk of real files, meeting participant reports for bootcamps run "
+    "as meetings), dropped into the watched Zoom folder, with now and then a file that must be "
+    "rejected (not a Zoom report, empty, truncated, no attendee section). The true attendance and "
+    "each file's expected outcome go to the warehouse tables truth_zoom_attendance and truth_zoom_files."
 )
 
 
@@ -120,8 +126,6 @@ def zoom_report_downloads(context: dg.AssetExecutionContext, synthetic_world: Sy
     config = edtech.load_edtech_config(project_config.path("synthetic"))
     days = [edtech.simulate_edtech_day(config, seed=synthetic_world.seed, day=d, scale=synthetic_world.edtech_scale, timezone=SETTINGS.timezone)
             for d in _run_days(context, synthetic_world)]
-    if not days:
-        raise dg.Failure(f"the synthetic world starts on {synthetic_world.world_start}, after {start} .. {end - timedelta(days=1)}; pick later days or an earlier world_start")
     inbox = demo_files.zoom_inbox_path()
     saved = {d.day: save_zoom_files(inbox, d.zoom_files) for d in days}
     written = [path for files in saved.values() for _, path, new in files if new]
