@@ -312,20 +312,29 @@ def leads_sheet_csv(config: EdtechConfig, *, seed: int, start: date, end: date, 
 # ============================================================================= CRM dumps
 
 
-def _assignment_rows(config: EdtechConfig, seed: int, start: date, as_of: date, scale: float, tz_name: str):
-    """(cohort, assignment) for every assignment in ``[start, as_of]``, oldest first."""
+def _happening_between(config: EdtechConfig, seed: int, start: date, as_of: date, scale: float, tz_name: str, items, when, order):
+    """``(cohort, item)`` for every item of the live cohorts happening in ``[start, as_of]``.
+
+    ``items(cohort)`` lists a cohort's items, ``when(item)`` is its time, ``order(item)`` breaks
+    ties; the result is oldest first."""
     lo = day_span(start, _tz(tz_name))[0]
     hi = day_span(as_of, _tz(tz_name))[1]
     picked = []
     c = start - timedelta(days=MAX_JOURNEY_DAYS)
     while c <= as_of:
         co = cohort(config, seed, c, scale, tz_name)
-        for i, a in enumerate(co.assignments):
-            if lo <= a.assigned_at < hi:
-                picked.append((a.assigned_at, co.index, i, co, a))
+        for i, item in enumerate(items(co)):
+            if lo <= when(item) < hi:
+                picked.append((when(item), co.index, order(i, item), co, item))
         c += timedelta(days=1)
     picked.sort(key=lambda x: x[:3])
-    return [(co, a) for *_, co, a in picked]
+    return [(co, item) for *_, co, item in picked]
+
+
+def _assignment_rows(config: EdtechConfig, seed: int, start: date, as_of: date, scale: float, tz_name: str):
+    """(cohort, assignment) for every assignment in ``[start, as_of]``, oldest first."""
+    return _happening_between(config, seed, start, as_of, scale, tz_name,
+                              lambda co: co.assignments, lambda a: a.assigned_at, lambda i, a: i)
 
 
 def crm_assigned_leads_csv(config: EdtechConfig, *, seed: int, as_of: date, start: date, scale: float = 1.0, timezone: str = "Asia/Kolkata") -> str:
@@ -339,18 +348,9 @@ def crm_assigned_leads_csv(config: EdtechConfig, *, seed: int, as_of: date, star
 
 
 def _sales(config: EdtechConfig, seed: int, start: date, as_of: date, scale: float, tz_name: str):
-    lo = day_span(start, _tz(tz_name))[0]
-    hi = day_span(as_of, _tz(tz_name))[1]
-    picked = []
-    c = start - timedelta(days=MAX_JOURNEY_DAYS)
-    while c <= as_of:
-        co = cohort(config, seed, c, scale, tz_name)
-        for sale in co.sales:
-            if lo <= sale.created_at < hi:
-                picked.append((sale.created_at, co.index, sale.number, co, sale))
-        c += timedelta(days=1)
-    picked.sort(key=lambda x: x[:3])
-    return [(co, sale) for *_, co, sale in picked]
+    """(cohort, sale) for every sale created in ``[start, as_of]``, oldest first."""
+    return _happening_between(config, seed, start, as_of, scale, tz_name,
+                              lambda co: co.sales, lambda sale: sale.created_at, lambda i, sale: sale.number)
 
 
 def crm_sales_csv(config: EdtechConfig, *, seed: int, as_of: date, start: date, scale: float = 1.0, timezone: str = "Asia/Kolkata") -> str:
