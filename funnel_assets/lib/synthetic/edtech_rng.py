@@ -10,12 +10,13 @@ generated.
 from __future__ import annotations
 
 import random
-import zlib
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
+
+from .rng import rng_for, seed_sequence, stable_key
 
 EPOCH = date(2000, 1, 1)
 """Day indexes count from here (people's global index = day index * 65536 + position)."""
@@ -54,8 +55,8 @@ P_JUNK = 16
 
 
 def stable_hash(text: str) -> int:
-    """A process-independent 32-bit hash of a configured name (CRC-32)."""
-    return zlib.crc32(text.encode("utf-8"))
+    """A process-independent 32-bit hash of a configured name (CRC-32, as ``rng.stable_key``)."""
+    return stable_key(text)
 
 
 def day_index(day: date) -> int:
@@ -63,11 +64,12 @@ def day_index(day: date) -> int:
 
 
 def np_rng(seed: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
+    """The world's one seeding scheme (``rng.rng_for``), for integer keys."""
+    return rng_for(seed, *keys)
 
 
 def py_rng(seed: int, *keys: int) -> random.Random:
-    state = np.random.SeedSequence([seed, *keys]).generate_state(2, np.uint64)
+    state = seed_sequence(seed, *keys).generate_state(2, np.uint64)
     return random.Random(int(state[0]) << 64 | int(state[1]))
 
 
