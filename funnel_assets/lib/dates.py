@@ -30,6 +30,9 @@ UTC_DTYPE: Final = pl.Datetime("us", time_zone="UTC")
 _MIN_YEAR: Final = 1900
 _MAX_YEAR: Final = 2199
 _RANK_SAMPLE: Final = 200
+# Ambiguous numeric dates: a reading whose dates span at least twice as many days as the other's,
+# plus this margin, is taken to be the wrong one.
+_SPAN_MARGIN_DAYS: Final = 7
 
 # Numeric date (d/m/y or m/d/y with / - or . separators, 2- or 4-digit year) at the start of a
 # cell, followed by a non-digit or the end. Used for day-first detection only.
@@ -76,14 +79,18 @@ def _naive_formats(day_first: bool) -> list[str]:
 
 
 def detect_day_first(
-    values: pl.Series, default_day_first: bool, hint: date | None = None
+    values: pl.Series, default_day_first: bool, hint: date | None = None, *, compact: bool = True
 ) -> bool:
     """Decide whether a file's numeric dates (``08/09/2026 10:45 AM``) are day-first.
 
     A first field above 12 anywhere settles day-first; a second field above 12 settles
     month-first; both in one file raises ``ValueError`` (inconsistent file). Otherwise, if
     ``hint`` (a known date, e.g. the webinar start date from the summary row) equals some value
-    under exactly one interpretation, that interpretation wins. Otherwise ``default_day_first``.
+    under exactly one interpretation, that interpretation wins. Otherwise, when one reading
+    spreads the dates over far more days than the other (at least twice as many plus a week:
+    ``02/01 .. 02/11`` is ten days month-first but ten months day-first), the compact reading
+    wins (``compact=False`` turns this off: for a sheet that collects rows over months, where the
+    dates are not expected to be close together). Otherwise ``default_day_first``.
     """
     if values.dtype != pl.String:
         values = values.cast(pl.String)
@@ -126,6 +133,17 @@ def detect_day_first(
             return True
         if matches == (False, True):
             return False
+    if compact and parts.height > 1:
+        # Only ambiguous dates (both fields <= 12): the right reading keeps a file's dates close
+        # together (registrations in the weeks before a session), the wrong one scatters them
+        # over months (02/01..02/11 is 1-11 Feb, or 2 Jan..2 Nov).
+        spans = parts.select(
+            day_first=(pl.date(pl.col("y"), pl.col("b"), pl.col("a")).max() - pl.date(pl.col("y"), pl.col("b"), pl.col("a")).min()).dt.total_days(),
+            month_first=(pl.date(pl.col("y"), pl.col("a"), pl.col("b")).max() - pl.date(pl.col("y"), pl.col("a"), pl.col("b")).min()).dt.total_days(),
+        ).row(0)
+        small, large = sorted(spans)
+        if large >= 2 * small + _SPAN_MARGIN_DAYS:
+            return spans[0] < spans[1]
     return default_day_first
 
 

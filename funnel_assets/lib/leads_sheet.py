@@ -182,7 +182,7 @@ def clean_leads(
       original (first touch).
     """
     try:
-        day_first = detect_day_first(raw["created"], default_day_first=day_first_default)
+        day_first = detect_day_first(raw["created"], default_day_first=day_first_default, compact=False)
     except ValueError:
         # Both orders occur: read the sheet the way most of it is written; the rows written the
         # other way don't parse and become rejects that say so. The rest still loads.

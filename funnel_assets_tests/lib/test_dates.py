@@ -217,10 +217,22 @@ def test_detect_ambiguous_file_uses_hint() -> None:
 
 
 def test_detect_hint_matching_both_readings_falls_back_to_default() -> None:
-    values = pl.Series(["05/05/2026 10:00", "06/05/2026 10:00"])
-    # 05/05 matches the hint either way; 06/05 cannot rule anything out alone.
+    values = pl.Series(["05/05/2026 10:00", "05/05/2026 11:00"])
+    # 05/05 matches the hint either way and both readings span the same days.
     assert detect_day_first(values, default_day_first=True, hint=date(2026, 5, 5)) is True
     assert detect_day_first(values, default_day_first=False, hint=date(2026, 5, 5)) is False
+
+
+def test_detect_ambiguous_dates_take_the_compact_reading() -> None:
+    # Registrations in the days before a session: 1-11 Feb month-first, 2 Jan .. 2 Nov day-first.
+    month_first = pl.Series([f"02/{d:02d}/2025 07:00:00 PM" for d in range(1, 12)])
+    assert detect_day_first(month_first, default_day_first=True) is False
+    # 5 and 6 May day-first (one day apart), 5 May and 5 June month-first.
+    assert detect_day_first(pl.Series(["05/05/2026 10:00", "06/05/2026 10:00"]), default_day_first=False) is True
+    # Both readings span the same days (1 Jan .. 2 Feb either way): the default decides.
+    close = pl.Series(["01/01/2026 10:00", "02/02/2026 10:00"])
+    assert detect_day_first(close, default_day_first=False) is False
+    assert detect_day_first(close, default_day_first=True) is True
 
 
 def test_detect_ambiguous_without_hint_uses_default() -> None:
