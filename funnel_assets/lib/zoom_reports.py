@@ -1,0 +1,1063 @@
+"""Zoom report CSVs (webinar Attendee / Registration reports, meeting participant reports) -> tables.
+
+Users download these by hand and drop them in a folder; see /work/shared/docs/zoom-formats.md for
+the formats and the quirks handled here. A file is several CSV tables stacked on top of each other:
+sections are found by their TITLE row (``Attendee Details``...), columns by HEADER NAME, never by
+position. The kind of report, the webinar ID and the start time come from the content, never from
+the (unreliable) file name.
+
+* :func:`peek_report` reads only the first bytes of a file (cheap: a drop-folder sensor calls it
+  on many files) and returns a :class:`ReportHead` (kind, topic, webinar ID, start, session date).
+* :func:`parse_report` parses a whole file into a :class:`ZoomReport`: the summary, the staff
+  (Host / Panelist Details) and the audience (Attendee / Registrant Details, Other Attended,
+  meeting participants) as polars frames with fixed columns and dtypes.
+* :func:`assess_usability` rejects parsed reports whose dates or phones are mostly unreadable.
+
+Everything that goes wrong is a :class:`ZoomReportError` with a ``code`` and a plain-language
+``reason`` saying what happened and what to do; ``str(error)`` starts with the file name.
+
+Speed: one vectorised pass over the bytes indexes the lines (and finds control characters, lone
+CRs and title-row candidates); each table is read by polars' CSV reader (all columns as text) and
+converted with expressions, so a 100,000-row report parses in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
+from typing import Final
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+
+from funnel_assets.lib import dates
+from funnel_assets.lib.phones import CORRUPT, INVALID, normalize_phones
+
+__all__ = [
+    "AUDIENCE_SCHEMA",
+    "ERROR_CODES",
+    "PEEK_BYTES",
+    "REPORT_KINDS",
+    "STAFF_SCHEMA",
+    "ParseStats",
+    "ReportHead",
+    "ZoomReport",
+    "ZoomReportError",
+    "assess_usability",
+    "parse_report",
+    "peek_report",
+]
+
+PEEK_BYTES: Final = 65536
+REPORT_KINDS: Final = ("attendee", "registration", "meeting_participants", "meeting_unique_users")
+ERROR_CODES: Final = (
+    "empty", "not_zoom", "truncated", "no_attendee_details", "no_session_date",
+    "dates_unusable", "phones_unusable", "not_csv", "inconsistent_dates",
+)
+
+UTC: Final = dates.UTC_DTYPE
+STAFF_SCHEMA: Final = {
+    "line": pl.Int64, "role": pl.String, "display_name": pl.String, "email": pl.String,
+    "join_at": UTC, "leave_at": UTC, "minutes": pl.Float64,
+}
+AUDIENCE_SCHEMA: Final = {
+    "line": pl.Int64, "section": pl.String, "attended": pl.Boolean, "display_name": pl.String,
+    "first_name": pl.String, "last_name": pl.String, "email": pl.String, "phone": pl.String,
+    "registered_at": UTC, "approval_status": pl.String, "join_at": UTC, "leave_at": UTC,
+    "minutes": pl.Float64, "is_guest": pl.Boolean, "in_waiting_room": pl.Boolean, "country": pl.String,
+    "city": pl.String, "source_name": pl.String, "attendance_type": pl.String, "answers": pl.String,
+}
+
+
+class ZoomReportError(Exception):
+    """A file that cannot be used: ``code`` (one of :data:`ERROR_CODES`), a plain-language
+    ``reason`` (what happened, what to do) and the ``source`` file name."""
+
+    def __init__(self, code: str, reason: str, source: str):
+        super().__init__(f"{source}: {reason}")
+        self.code, self.reason, self.source = code, reason, source
+
+    def __reduce__(self):  # picklable: errors cross process boundaries in run workers
+        return (type(self), (self.code, self.reason, self.source))
+
+
+@dataclass(frozen=True)
+class ReportHead:
+    """What :func:`peek_report` learns from the first bytes of a file."""
+
+    kind: str
+    topic: str | None
+    webinar_id: str | None
+    start_at: datetime
+    session_date: date
+    start_is_scheduled: bool
+
+
+@dataclass(frozen=True)
+class ParseStats:
+    time_cells: int  # non-blank time cells (excluding "--"), summary + all tables
+    time_parsed: int  # of which parsed
+    rows: int  # data rows in the audience table
+    bad_time_examples: tuple[str, ...] = ()  # up to 3 time cells that did not parse (for messages)
+
+
+@dataclass(frozen=True)
+class ZoomReport:
+    source: str
+    kind: str
+    vintage: str | None
+    topic: str | None
+    webinar_id: str | None
+    start_at: datetime
+    start_is_scheduled: bool
+    end_at: datetime | None
+    duration_minutes: float | None
+    generated_at: datetime | None
+    session_date: date
+    host_email: str | None
+    day_first: bool
+    summary: dict[str, str]
+    staff: pl.DataFrame
+    audience: pl.DataFrame
+    custom_questions: tuple[str, ...]
+    stats: ParseStats
+    warnings: tuple[str, ...]
+
+
+# ============================================================================= constants
+
+_TITLES: Final = {
+    "attendee report": "attendee_report", "registration report": "registration_report",
+    "host details": "host", "panelist details": "panelist", "attendee details": "attendee_details",
+    "registrant details": "registrant_details", "other attended": "other_attended",
+}
+_REPORT_TITLES: Final = {"attendee_report": "attendee", "registration_report": "registration"}
+_AUDIENCE_SECTIONS: Final = ("attendee_details", "registrant_details", "other_attended")
+# the first two letters (lower case) of every title: lines starting otherwise are not titles
+_TITLE_PREFIXES: Final = np.zeros(65536, dtype=bool)
+_TITLE_PREFIXES[[ord(t[0]) * 256 + ord(t[1]) for t in _TITLES]] = True
+
+# header (normalised: lower case, single spaces, "(original name)" removed) -> audience field
+_FIELDS: Final = {
+    "attended": "attended", "user name": "display_name", "name": "display_name",
+    "first name": "first_name", "last name": "last_name", "email": "email", "user email": "email",
+    "phone": "phone", "registration time": "registered_at", "approval status": "approval_status",
+    "join time": "join_at", "leave time": "leave_at", "time in session (minutes)": "minutes",
+    "duration (minutes)": "minutes", "total duration (minutes)": "minutes", "is guest": "is_guest",
+    "guest": "is_guest", "in waiting room": "in_waiting_room", "country/region name": "country",
+    "country/region": "country", "city": "city", "source name": "source_name",
+    "attendance type": "attendance_type",
+}
+_TIME_FIELDS: Final = ("registered_at", "join_at", "leave_at")
+_RAW_AUDIENCE: Final = ("attended", "display_name", "first_name", "last_name", "email", "phone", "registered_at",
+                        "approval_status", "join_at", "leave_at", "minutes", "is_guest", "in_waiting_room", "country",
+                        "city", "source_name", "attendance_type")
+_RAW_STAFF: Final = ("display_name", "email", "join_at", "leave_at", "minutes")
+# Zoom's optional standard registration fields: kept in ``answers`` but not custom questions
+_STANDARD_OPTIONAL: Final = frozenset({
+    "zip/postal code", "state/province", "industry", "organization", "job title", "purchasing time frame",
+    "role in purchase process", "no of employees", "no. of employees", "questions & comments",
+    "recording consent", "address", "country/region", "country/region name", "city",
+})
+_START_COLUMNS: Final = {
+    "attendee": ("actual start time",),
+    "registration": ("scheduled time", "scheduled start time"),
+    "meeting": ("start time",),
+}
+_SUMMARY_TIME_COLUMNS: Final = ("actual start time", "scheduled time", "scheduled start time", "start time", "end time")
+# a bare Zoom table (no summary above it) has at least two of these headers
+_ZOOM_TABLE_HEADERS: Final = frozenset({
+    "registration time", "approval status", "join time", "leave time", "time in session (minutes)",
+    "duration (minutes)", "total duration (minutes)", "attended", "is guest", "user email",
+})
+
+_CONTROL_BYTES: Final = bytes(c for c in range(32) if c not in (9, 10, 13)) + b"\x7f"
+_ONLY_BLANK: Final = re.compile(rb"(?:\xef\xbb\xbf|\xff\xfe|\xfe\xff)?[\s\x00,;]*\Z")
+_NOT_BLANK: Final = re.compile(rb'[^\s,"]')
+_NUMERIC_DATE: Final = re.compile(r"\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:\D|$)")
+_SCI_PHONE: Final = r"^\+?[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+$"
+_FLOAT_PHONE: Final = r"^\+?[0-9]{6,}\.0+$"
+_REDOWNLOAD: Final = "Download the report from Zoom again and drop the new file in the folder."
+_NO_EXCEL: Final = "Download the report from Zoom again and drop it in the folder without opening it in Excel."
+_PHONES_AS_TEXT: Final = f"{_NO_EXCEL[:-1]} (if you must edit it, format the Phone column as Text before saving as CSV)."
+
+# Zoom's time formats (numeric ones month-first; flipped for day-first files): tried on a sample of
+# a column, the best one parses the whole column; dates.parse_local_datetimes reads the rest.
+_ZOOM_FORMATS: Final = ("%b %d, %Y %H:%M:%S", "%b %d, %Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S",
+                        "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%b %d, %Y %I:%M:%S %p", "%Y-%m-%d %H:%M:%S")
+# the same for single cells (summary start, end, report generated), with Python's strptime
+_PY_FORMATS: Final = ("%b %d, %Y %H:%M:%S", "%b %d, %Y %I:%M %p", "%b %d, %Y %I:%M:%S %p", "%b %d, %Y %H:%M",
+                      "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p",
+                      "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
+
+
+# ============================================================================= small helpers
+
+
+class _NotUtf8(Exception):
+    """Raised while parsing when the bytes turn out not to be UTF-8 (the file is re-read as cp1252)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _norm(header: str) -> str:
+    """Header name for matching: lower case, single spaces, without "(Original Name)"."""
+    h = " ".join(header.replace("\ufeff", "").split()).lower()
+    return h.replace("(original name)", "").strip()
+
+
+def _cells(line: bytes) -> list[str]:
+    """One CSV line as stripped cells, trailing empty cells removed."""
+    try:
+        text = line.rstrip(b"\r").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _NotUtf8 from exc
+    row = [c.strip() for c in next(csv.reader([text]), [])]
+    while row and not row[-1]:
+        row.pop()
+    return row
+
+
+def _blank(line: bytes) -> bool:
+    return _NOT_BLANK.search(line) is None
+
+
+def _title_of(line: bytes) -> str | None:
+    """The section key if ``line`` is a title row (its only non-empty cell is a known title)."""
+    if len(line) > 400:
+        return None
+    text = line.rstrip(b' \t\r,"').lstrip(b' \t"').decode("utf-8", "replace").lower()
+    return _TITLES.get(" ".join(text.split()))
+
+
+def _digits(text: str | None) -> str | None:
+    return re.sub(r"[^0-9]", "", text or "") or None
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text and text.strip() not in ("", "--") else None
+    except ValueError:
+        return None
+
+
+def _clip(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+# ============================================================================= bytes -> indexed text
+
+
+def _sniff(content: bytes, source: str, *, whole: bool) -> None:
+    """Raise ``empty`` / ``not_csv`` (binary, Excel, PDF...) / ``truncated`` (zero-filled tail)."""
+    if not content:
+        raise ZoomReportError("empty", f"This file is empty (0 bytes): the download probably failed. {_REDOWNLOAD}", source)
+    if _ONLY_BLANK.match(content):
+        raise ZoomReportError(
+            "empty", "This file has no content (only blank lines, spaces or zero bytes): the download probably failed. "
+            + _REDOWNLOAD, source)
+    head = content[:4096]
+    kind = None
+    if head.startswith(b"PK\x03\x04"):
+        kind = "an Excel workbook (.xlsx)" if (b"xl/" in head or b"[Content_Types].xml" in head) else "a ZIP archive"
+    elif head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        kind = "an old-style Excel workbook (.xls)"
+    elif head.startswith(b"%PDF"):
+        kind = "a PDF document"
+    elif head.startswith((b"\x1f\x8b", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"Rar!", b"7z\xbc\xaf")):
+        kind = "a compressed file or an image"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return  # UTF-16 text (Excel's "Unicode Text"): converted by _decode
+    else:
+        body = content.rstrip(b"\x00") if content.endswith(b"\x00\x00") else content
+        if whole and len(content) - len(body) >= 2 and body.count(b"\x00") * 100 <= len(body):
+            raise ZoomReportError(
+                "truncated", f"The end of this file is blank (zero bytes): the download was interrupted. {_REDOWNLOAD}", source)
+        # binary files are full of NUL and other control bytes; text has (nearly) none
+        if (len(head) - len(head.translate(None, _CONTROL_BYTES))) * 50 > len(head):
+            kind = "a binary (non-text) file"
+    if kind:
+        raise ZoomReportError(
+            "not_csv",
+            f"This is {kind}, not a CSV file. Zoom reports must be CSV: download the report from Zoom again (it comes "
+            "as a .csv file) and drop that file here without opening it in Excel. If you only have an Excel file, "
+            "open it and use File > Save As > 'CSV UTF-8 (Comma delimited)'.", source)
+
+
+@dataclass
+class _Text:
+    """A file as UTF-8 bytes plus an index of its lines (0-based here, 1-based in messages)."""
+
+    data: bytes
+    encoding: str
+    removed: int  # control characters (NUL...) removed
+    starts: np.ndarray = field(repr=False)  # byte offset where each line starts
+    ends: np.ndarray = field(repr=False)  # byte offset where each line ends (before "\r\n" / "\n")
+    size: int = -1  # bytes that belong to the indexed lines (-1: all)
+
+    def drop_partial_line(self) -> str:
+        """Forget a last line without line end (a head cut mid-line); return its text."""
+        if not len(self.starts) or self.data.endswith(b"\n"):
+            return ""
+        partial = self.data[self.starts[-1]:].decode("utf-8", "replace")
+        self.size = int(self.starts[-1])
+        self.starts, self.ends = self.starts[:-1], self.ends[:-1]
+        return partial
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def line(self, k: int) -> bytes:
+        return self.data[self.starts[k]:self.ends[k]]
+
+    def offset(self, k: int) -> int:
+        """Byte offset of line ``k`` (the end of the data for k == len)."""
+        if k < len(self.starts):
+            return int(self.starts[k])
+        return len(self.data) if self.size < 0 else self.size
+
+    def title_lines(self) -> list[tuple[int, str]]:
+        """(line, section key) of every title row. Vectorised pre-filter on the first two letters
+        (after an opening quote), then an exact check of the few candidates."""
+        if not len(self.starts):
+            return []
+        arr = np.frombuffer(self.data, dtype=np.uint8)
+        last = len(arr) - 1
+        s = self.starts
+        b0, b1, b2 = arr[np.minimum(s, last)], arr[np.minimum(s + 1, last)], arr[np.minimum(s + 2, last)]
+        quoted = b0 == 34
+        first = np.where(quoted, b1, b0).astype(np.int32) | 0x20
+        second = np.where(quoted, b2, b1).astype(np.int32) | 0x20
+        candidates = np.flatnonzero(_TITLE_PREFIXES[first * 256 + second])
+        out = []
+        for k in candidates.tolist():
+            key = _title_of(self.line(k))
+            if key:
+                out.append((k, key))
+        return out
+
+
+def _decode(content: bytes, *, head: bool = False, cp1252: bool = False) -> _Text:
+    """The file as UTF-8 bytes without BOM or control characters (NUL...), indexed by line.
+
+    A whole file is NOT checked for valid UTF-8 here (a full decode costs time): the parser raises
+    :class:`_NotUtf8` when it meets invalid bytes, and the file is decoded again with
+    ``cp1252=True``. A ``head`` is checked (it is small) and may end in the middle of a character."""
+    encoding = "utf-8"
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        content, encoding = content.decode("utf-16", "replace").encode("utf-8"), "utf-16"
+    elif content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    if head and encoding == "utf-8" and not content.isascii():
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.reason == "unexpected end of data" and len(content) - exc.start < 4:
+                content = content[: exc.start]  # the head ends in the middle of a character
+            else:
+                cp1252 = True
+    if cp1252:
+        content, encoding = content.decode("cp1252", "replace").encode("utf-8"), "cp1252"
+    arr = np.frombuffer(content, dtype=np.uint8)
+    low = np.flatnonzero(arr < 32)  # line ends, tabs and control characters: one pass
+    kinds = arr[low]
+    removed = 0
+    if not ((kinds == 10) | (kinds == 13) | (kinds == 9)).all() or content.find(b"\x7f") != -1:
+        cleaned = content.translate(None, _CONTROL_BYTES)
+        removed = len(content) - len(cleaned)
+        content, arr = cleaned, np.frombuffer(cleaned, dtype=np.uint8)
+        low = np.flatnonzero(arr < 32)
+        kinds = arr[low]
+    cr = low[kinds == 13]
+    if len(cr) and (cr[-1] == len(arr) - 1 or (arr[cr + 1] != 10).any()):  # CR alone (old Mac line ends)
+        content = content.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        arr = np.frombuffer(content, dtype=np.uint8)
+        nl = np.flatnonzero(arr == 10)
+    else:
+        nl = low[kinds == 10]
+    n = len(content)
+    starts = np.concatenate(([0], nl + 1)).astype(np.int64)
+    ends = np.concatenate((nl, [n])).astype(np.int64)
+    if n and content.endswith(b"\n"):
+        starts, ends = starts[:-1], ends[:-1]
+    if n:
+        ends = ends - ((arr[np.maximum(ends - 1, 0)] == 13) & (ends > starts))
+    return _Text(content, encoding, removed, starts, ends)
+
+
+# ============================================================================= layout
+
+
+@dataclass
+class _Table:
+    """One table of the file: its header and where its rows are."""
+
+    section: str  # host / panelist / attendee_details / registrant_details / other_attended / participants
+    header: list[str]
+    header_k: int  # 0-based line of the header (or of the title when there is no header)
+    end_k: int  # 0-based line after the last row (the next title or the end)
+
+
+@dataclass
+class _Layout:
+    report_title: str | None = None
+    generated: str | None = None
+    generated_label: str = ""
+    summary_header: list[str] | None = None
+    summary_row: list[str] | None = None
+    summary_k: int = -1  # line of the summary row
+    meeting: bool = False
+    tables: list[_Table] = field(default_factory=list)
+    first_line: str = ""  # first non-blank line (for messages)
+    bare_header: list[str] | None = None  # a Zoom table header with no summary above it
+    has_titles: bool = False
+
+
+def _is_summary_header(cells: list[str], titled: bool) -> bool:
+    """The summary header has the Webinar/Meeting ID (or, under a report title, starts with Topic)."""
+    names = {_norm(c) for c in cells}
+    return bool(names & {"webinar id", "meeting id"}) or (titled and bool(cells) and _norm(cells[0]) == "topic")
+
+
+def _layout(text: _Text) -> _Layout:
+    """The report title, the "Report Generated" row, the summary, the tables and their headers."""
+    out = _Layout()
+    titles = text.title_lines()
+    out.has_titles = any(key not in _REPORT_TITLES for _, key in titles)
+    pre_end = next((k for k, key in titles if key not in _REPORT_TITLES), len(text))
+    sections = [(k, key) for k, key in titles if k >= pre_end]  # the report title is part of the preamble
+    seen = 0
+    for k in range(pre_end):
+        line = text.line(k)
+        if _blank(line):
+            continue
+        seen += 1
+        cells = _cells(line)
+        if not out.first_line:
+            out.first_line = _clip(", ".join(c for c in cells if c), 80)
+        key = _title_of(line)
+        if key in _REPORT_TITLES and out.report_title is None and out.summary_header is None:
+            out.report_title = key
+        elif cells and _norm(cells[0]).startswith("report generated"):
+            out.generated = next((c for c in cells[1:] if c), None)
+            out.generated_label = _norm(cells[0])
+        elif out.summary_header is None and _is_summary_header(cells, out.report_title is not None):
+            out.summary_header = cells
+            out.meeting = out.report_title is None and "meeting id" in {_norm(c) for c in cells}
+        elif out.summary_header is not None and out.summary_row is None:
+            out.summary_row, out.summary_k = cells, k
+        elif out.meeting and out.summary_row is not None:
+            out.tables.append(_Table("participants", cells, k, pre_end))
+            break
+        else:
+            if out.summary_header is None and out.report_title is None and seen == 1:
+                if len({_norm(c) for c in cells} & _ZOOM_TABLE_HEADERS) >= 2:
+                    out.bare_header = cells
+            break
+        if seen >= 12:
+            break
+    bounds = [k for k, _ in sections] + [len(text)]
+    for (k, key), stop in zip(sections, bounds[1:]):
+        if key in _REPORT_TITLES:
+            continue  # a second report pasted below the first: ignored
+        header_k = next((j for j in range(k + 1, stop) if not _blank(text.line(j))), None)
+        if header_k is None:
+            out.tables.append(_Table(key, [], k, stop))
+        else:
+            out.tables.append(_Table(key, _cells(text.line(header_k)), header_k, stop))
+    return out
+
+
+def _truncation(text: _Text, layout: _Layout) -> str | None:
+    """Why the file looks cut off mid-row, or None: the last line has no line end and an
+    unterminated quote or fewer cells than its table's header, or is a title / header / summary
+    header with nothing after it."""
+    if not len(text) or text.data.endswith(b"\n"):
+        return None
+    k = len(text) - 1
+    last = text.line(k)
+    if _blank(last):
+        return None
+    if last.count(b'"') % 2:
+        return f"its last line (line {k + 1}) stops inside a quoted cell"
+    header = next((t.header for t in layout.tables if t.header and t.header_k < k < t.end_k), None)
+    if header is None:
+        if k != layout.summary_k:
+            return f"it stops at line {k + 1}, before the rows that should follow it"
+        header = layout.summary_header or []
+    n = len(next(csv.reader([last.rstrip(b"\r").decode("utf-8", "replace")]), []))
+    if n < len(header):
+        return f"its last line (line {k + 1}) has {n} of {len(header)} columns and no line ending"
+    return None
+
+
+def _kind(layout: _Layout, partial: str = "") -> str | None:
+    """The report kind from the content: report title, else summary/participants headers."""
+    if layout.report_title:
+        return _REPORT_TITLES[layout.report_title]
+    if layout.meeting:
+        participants = next((t.header for t in layout.tables if t.section == "participants"), None)
+        if participants is not None:
+            names = {_norm(c) for c in participants}
+            return "meeting_unique_users" if "total duration (minutes)" in names else "meeting_participants"
+        cells = partial.split(",")  # a head cut inside the participants header: its 3rd column says
+        third = cells[2].strip('" ').lower() if len(cells) >= 3 else ""
+        return "meeting_unique_users" if third.startswith("t") else "meeting_participants"
+    if layout.summary_header:
+        names = {_norm(c) for c in layout.summary_header}
+        if "actual start time" in names:
+            return "attendee"
+        if names & {"scheduled time", "scheduled start time"}:
+            return "registration"
+        return "attendee" if {t.section for t in layout.tables} & {"host", "panelist"} else "registration"
+    return None
+
+
+def _require_zoom(layout: _Layout, source: str) -> str:
+    """The kind, or ``no_session_date`` for a Zoom table without summary, ``not_zoom`` otherwise."""
+    kind = _kind(layout)
+    if kind:
+        return kind
+    if layout.bare_header is not None or layout.has_titles:
+        what = "meeting participant list" if "user email" in {_norm(c) for c in layout.bare_header or []} else "list"
+        raise ZoomReportError(
+            "no_session_date",
+            f"This looks like a Zoom {what} without its summary rows (Topic, Webinar/Meeting ID, start time), so the "
+            "session and its date are unknown. Download the full report from Zoom (Reports > Usage reports > Webinar: "
+            "Attendee or Registration report; for a meeting, tick 'Export with meeting data') and drop that file.", source)
+    first = f" (it starts with: '{layout.first_line}')" if layout.first_line else ""
+    raise ZoomReportError(
+        "not_zoom",
+        f"This does not look like a Zoom report{first}: it has no 'Attendee Report' or 'Registration Report' title and "
+        "no Topic / Webinar ID or Meeting ID summary. If it is a Zoom report, download it again from Zoom (Reports > "
+        "Usage reports > Webinar, or a meeting's participant list exported with meeting data); otherwise move it out "
+        "of the Zoom folder.", source)
+
+
+def _summary(layout: _Layout, kind: str) -> tuple[dict[str, str], dict[str, str], str]:
+    """The summary row (header -> cell), the same keyed by normalised header, and the start cell."""
+    header = layout.summary_header or []
+    summary = dict(zip(header, (layout.summary_row or []) + [""] * len(header)))
+    by_norm = {_norm(h): v for h, v in summary.items()}
+    columns = _START_COLUMNS["meeting" if kind.startswith("meeting") else kind]
+    return summary, by_norm, next((by_norm[c] for c in columns if by_norm.get(c)), "")
+
+
+# ============================================================================= dates
+
+
+def _parse_one(text: str | None, timezone: str, day_first: bool) -> datetime | None:
+    """One local timestamp -> aware UTC datetime, None if unreadable. Zoom's formats are tried with
+    strptime (fast); anything else goes to :func:`dates.parse_local_datetimes` (same results)."""
+    text = (text or "").strip()
+    if not re.search(r"[0-9]", text):
+        return None
+    zone = ZoneInfo(timezone)
+    for fmt in _PY_FORMATS:
+        if day_first:
+            fmt = fmt.replace("%m/%d", "%d/%m")
+        try:
+            naive = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if not 1900 <= naive.year <= 2199:
+            return None
+        utc = naive.replace(tzinfo=zone).astimezone(dt_timezone.utc)  # fold=0: earliest, as polars
+        if utc.astimezone(zone).replace(tzinfo=None) != naive:
+            return None  # a local time that does not exist (DST gap): null in polars too
+        return utc
+    return dates.parse_local_datetimes(pl.Series([text]), timezone=timezone, day_first=day_first).item()
+
+
+_ZOOM_NATIVE_TIME = re.compile(r"^\s*\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}(?: ?[AaPp][Mm])?\s*$")
+
+
+def _native_default(cells, default: bool) -> bool:
+    """The default reading of ambiguous numeric dates for a file. Zoom itself writes
+    ``MM/DD/YYYY hh:mm:ss[ AM]`` (always month-first, always with seconds); a spreadsheet re-save
+    drops the seconds and writes the user's locale (``15/08/2022 01:27`` in India), which is what
+    the configured default is for."""
+    return False if any(_ZOOM_NATIVE_TIME.match(c or "") for c in cells) else default
+
+
+def _decide_day_first(cells, default: bool) -> bool:
+    """Day-first from cells in file order: the first whose first (second) field is above 12 settles
+    it (cheap: a head usually has one within a few rows); if none does, the same rules as for a
+    whole file (:func:`dates.detect_day_first` on all of them, with Zoom's own format as evidence
+    of month-first: :func:`_native_default`)."""
+    cells = list(cells)
+    default = _native_default(cells[:50], default)
+    seen = []
+    for cell in cells:
+        m = _NUMERIC_DATE.match(cell or "")
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            if a <= 31 and b <= 31:
+                if a > 12 >= b:
+                    return True
+                if b > 12 >= a:
+                    return False
+            seen.append(cell[:10])
+    if not seen:
+        return default
+    try:
+        return dates.detect_day_first(pl.Series(sorted(set(seen)), dtype=pl.String), default)
+    except ValueError:
+        return default  # cannot happen without a decisive cell; parse_report reports inconsistencies
+
+
+def _utc_expr(naive: pl.Expr, lo: datetime | None, hi: datetime | None, timezone: str) -> pl.Expr:
+    """Local naive datetimes -> UTC as ``dt.replace_time_zone(..., ambiguous="earliest",
+    non_existent="null")`` does; a plain subtraction when the zone's offset is constant over
+    [lo, hi] (checked day by day), which is much cheaper."""
+    if lo is not None and hi is not None and hi - lo < timedelta(days=400):
+        zone = ZoneInfo(timezone)
+        day, last, offsets = lo.date(), hi.date() + timedelta(days=1), set()
+        while day <= last and len(offsets) < 2:
+            offsets.add(datetime.combine(day, time()).replace(tzinfo=zone).utcoffset())
+            day += timedelta(days=1)
+        if len(offsets) == 1:
+            return (naive - offsets.pop()).dt.replace_time_zone("UTC")
+    return naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+
+def _strptime_ok(value: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(value, fmt)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_times(values: pl.Series, timezone: str, day_first: bool) -> pl.Series:
+    """Like :func:`dates.parse_local_datetimes` (which reads whatever this does not), faster for a
+    column in one of Zoom's formats: the format that reads a sample best parses the whole column in
+    one pass."""
+    formats = [f.replace("%m/%d", "%d/%m") if day_first else f for f in _ZOOM_FORMATS]
+    sample = [v for v in values.drop_nulls().head(40).to_list() if v != "--"][:20]
+    best, best_hits = formats[0], -1
+    for fmt in formats:  # strptime reads these directives as polars does; a sample is enough to choose
+        hits = sum(1 for v in sample if _strptime_ok(v, fmt))
+        if hits > best_hits:
+            best, best_hits = fmt, hits
+        if hits == len(sample):
+            break
+    frame = values.to_frame("v").with_columns(naive=pl.col("v").str.to_datetime(best, strict=False, exact=True, time_unit="us"))
+    lo, hi = frame.select(lo=pl.col("naive").min(), hi=pl.col("naive").max()).row(0)
+    if lo is not None and not (1900 <= lo.year and hi.year <= 2199):  # as parse_local_datetimes: other years are no dates
+        naive = pl.col("naive")
+        frame = frame.with_columns(naive=pl.when(naive.dt.year().is_between(1900, 2199)).then(naive))
+        lo, hi = frame.select(lo=pl.col("naive").min(), hi=pl.col("naive").max()).row(0)
+    frame = frame.select(parsed=_utc_expr(pl.col("naive"), lo, hi, timezone).cast(UTC),
+                         pending=pl.col("naive").is_null() & pl.col("v").is_not_null() & (pl.col("v") != "--"))
+    parsed, pending = frame.get_column("parsed"), frame.get_column("pending")
+    if pending.any():
+        idx = pending.arg_true()
+        parsed = parsed.scatter(idx, dates.parse_local_datetimes(values.gather(idx), timezone=timezone, day_first=day_first))
+    return parsed
+
+
+def _local_date(moment: datetime, timezone: str) -> date:
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def _start(cell: str, kind: str, source: str, timezone: str, day_first: bool) -> datetime:
+    start = _parse_one(cell, timezone, day_first)
+    if start is None:
+        want = {"attendee": "Actual Start Time", "registration": "Scheduled Time"}.get(kind, "Start Time")
+        found = f"'{_clip(cell)}' could not be read as a date and time" if cell else "it is missing or blank"
+        raise ZoomReportError(
+            "no_session_date",
+            f"The report's summary row has no usable {want} ({found}), so the session date is unknown. {_REDOWNLOAD} "
+            "If the file was edited, make sure the summary row under Topic / Webinar ID still holds the start time.", source)
+    return start
+
+
+# ============================================================================= peek
+
+
+def peek_report(head: bytes, *, source: str, timezone: str, default_day_first: bool) -> ReportHead:
+    """From the first bytes of a file (at most :data:`PEEK_BYTES`, more are ignored; may end
+    mid-line), find kind, topic, webinar ID and start. Raises :class:`ZoomReportError` with code
+    ``empty`` / ``not_csv`` / ``not_zoom`` / ``no_session_date``.
+
+    Day-first vs month-first for a numeric start time, from the time cells visible in the head: the
+    first whose first (second) field is above 12 settles it; if none does, the rules of
+    :func:`dates.detect_day_first` (hint, spread of the dates, ``default_day_first``) on those
+    cells. A whole file can hold dates the head does not show, so for a file whose head has no
+    decisive date :func:`parse_report` may decide otherwise. The last, possibly cut, line is not
+    read, except that a meeting head cut inside its participants header is taken as
+    ``meeting_unique_users`` when the third column already starts with "T" (Total Duration)."""
+    head = head[:PEEK_BYTES]
+    _sniff(head, source, whole=False)
+    text = _decode(head, head=True)
+    partial = text.drop_partial_line()
+    layout = _layout(text)
+    kind = _require_zoom(layout, source)
+    kind = _kind(layout, partial) or kind
+    summary, by_norm, cell = _summary(layout, kind)
+    day_first = default_day_first
+    if _NUMERIC_DATE.match(cell):
+        day_first = _decide_day_first(_head_time_cells(text, layout), default_day_first)
+    start = _start(cell, kind, source, timezone, day_first)
+    return ReportHead(
+        kind=kind, topic=by_norm.get("topic") or None,
+        webinar_id=_digits(by_norm.get("webinar id") or by_norm.get("meeting id")),
+        start_at=start, session_date=_local_date(start, timezone), start_is_scheduled=kind == "registration",
+    )
+
+
+def _head_time_cells(text: _Text, layout: _Layout):
+    """The time cells of a head, lazily, in file order."""
+    yield layout.generated or ""
+    for h, v in zip(layout.summary_header or [], layout.summary_row or []):
+        if _norm(h) in _SUMMARY_TIME_COLUMNS:
+            yield v
+    for t in layout.tables:
+        idx = [i for i, h in enumerate(t.header) if _FIELDS.get(_norm(h)) in _TIME_FIELDS]
+        if idx and t.header_k + 1 < t.end_k:
+            body = text.data[text.offset(t.header_k + 1):text.offset(t.end_k)].decode("utf-8", "replace")
+            for row in csv.reader(io.StringIO(body)):
+                yield from (row[i] for i in idx if i < len(row))
+
+
+# ============================================================================= parse
+
+
+# tables smaller than this are read with the csv module: polars' reader has a fixed cost that
+# dominates for the few dozen rows of a Host Details section or a small webinar
+_SMALL_TABLE_BYTES: Final = 16384
+
+
+def _read_table(text: _Text, table: _Table, source: str) -> tuple[pl.DataFrame, list[str]]:
+    """The table's rows as String columns c0..cN plus ``line`` (1-based physical line), cells
+    stripped, blank -> null, blank rows dropped; and the header padded to the columns read.
+
+    The number of columns is the header line's (padding included); longer rows are cut to it,
+    shorter ones filled with nulls."""
+    first, end = table.header_k + 1, table.end_k
+    start, stop = text.offset(first), text.offset(end)
+    if not table.header or first >= end or _NOT_BLANK.search(text.data, start, stop) is None:
+        return pl.DataFrame(schema={"line": pl.Int64, **{f"c{i}": pl.String for i in range(len(table.header))}}), table.header
+    if stop - start < _SMALL_TABLE_BYTES:
+        df = _read_small_table(text.data[text.offset(table.header_k):stop], first)
+    else:
+        df = _read_large_table(text, table, source)
+    names = [c for c in df.columns if c != "line"]
+    header = (table.header + [""] * len(names))[: len(names)]
+    keep = df.select(pl.any_horizontal(pl.col(c).is_not_null() for c in names)).to_series()
+    n_keep = int(keep.sum())
+    if n_keep == df.height:
+        return df, header
+    if keep.head(n_keep).all():  # blank rows only at the end (blank lines / padding before the next section)
+        return df.head(n_keep), header
+    return df.filter(keep), header
+
+
+def _read_small_table(chunk: bytes, first: int) -> pl.DataFrame:
+    """:func:`_read_table` with the csv module (``chunk`` starts with the header line)."""
+    try:
+        body = chunk.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _NotUtf8 from exc
+    reader = csv.reader(io.StringIO(body, newline=""))
+    width = len(next(reader))
+    lines, rows, prev = [], [], reader.line_num
+    for row in reader:
+        lines.append(first + prev)
+        prev = reader.line_num
+        cells = [c.strip() or None for c in row[:width]]
+        rows.append(cells + [None] * (width - len(cells)))
+    columns = {"line": lines, **{f"c{i}": [r[i] for r in rows] for i in range(width)}}
+    return pl.DataFrame(columns, schema={"line": pl.Int64, **{f"c{i}": pl.String for i in range(width)}})
+
+
+def _read_large_table(text: _Text, table: _Table, source: str) -> pl.DataFrame:
+    """:func:`_read_table` with polars' CSV reader, from the header line."""
+    first, end = table.header_k + 1, table.end_k
+    start, stop = text.offset(first), text.offset(end)
+    try:
+        df = pl.read_csv(text.data[text.offset(table.header_k):stop], has_header=False, infer_schema=False,
+                         truncate_ragged_lines=True, quote_char='"', raise_if_empty=False).slice(1)
+    except pl.exceptions.PolarsError as exc:
+        if "utf-8" in str(exc).lower():
+            raise _NotUtf8 from exc
+        raise ZoomReportError(
+            "not_csv", f"The table that starts at line {table.header_k + 1} could not be read as CSV "
+            f"({_clip(str(exc), 120)}). {_REDOWNLOAD}", source) from exc
+    names = [f"c{i}" for i in range(df.width)]
+    df.columns = names
+    if df.height == end - first:
+        lines = pl.int_range(first + 1, end + 1, dtype=pl.Int64, eager=True)
+    else:  # quoted cells spanning lines: number the records with the csv module
+        body = text.data[start:stop].replace(b"\r\n", b"\n").decode("utf-8", "replace")
+        reader, numbers, prev = csv.reader(io.StringIO(body, newline="")), [], 0
+        for _ in reader:
+            numbers.append(first + 1 + prev)
+            prev = reader.line_num
+        lines = pl.Series((numbers + numbers[-1:] * df.height)[: df.height], dtype=pl.Int64)
+    return df.select(pl.lit(lines).alias("line"), *(pl.col(c).str.strip_chars().replace("", None) for c in names))
+
+
+def _map_columns(header: list[str]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """field -> column (the first header that maps to it) and [(column, answer key)] for the rest."""
+    fields: dict[str, str] = {}
+    answers: list[tuple[str, str]] = []
+    keys: set[str] = set()
+    for i, h in enumerate(header):
+        name = _FIELDS.get(_norm(h))
+        if name and name not in fields:
+            fields[name] = f"c{i}"
+            continue
+        key = base = " ".join(h.split()) or f"column {i + 1}"
+        n = 2
+        while key in keys:
+            key, n = f"{base} ({n})", n + 1
+        keys.add(key)
+        answers.append((f"c{i}", key))
+    return fields, answers
+
+
+def _json_escape(expr: pl.Expr) -> pl.Expr:
+    """The body of a JSON string as json.dumps writes it (cells hold no control characters but
+    tabs and the line breaks of multi-line cells)."""
+    for old, new in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        expr = expr.str.replace_all(old, new, literal=True)
+    return expr
+
+
+def _raw_frame(df: pl.DataFrame, header: list[str], section: str, wanted: tuple[str, ...],
+               with_answers: bool) -> tuple[pl.DataFrame, list[str]]:
+    """``line``, ``section`` and the ``wanted`` fields as text (null if the file has no such
+    column); with ``answers``: every other non-blank cell as a JSON object keyed by header."""
+    fields, answer_cols = _map_columns(header)
+    exprs = [pl.col("line"), pl.lit(section).alias("section")]
+    exprs += [(pl.col(fields[f]) if f in fields else pl.lit(None, pl.String)).alias(f) for f in wanted]
+    if not with_answers:
+        return df.select(exprs), []
+    questions = [k for _, k in answer_cols if _norm(k) not in _STANDARD_OPTIONAL and not k.startswith("column ")]
+    used = [(c, k) for c, k in answer_cols if df.get_column(c).null_count() < df.height]
+    special = df.select(pl.col(c).str.contains(r'[\\"\n\r\t]').any() for c, _ in used).row(0) if used else ()
+    # '"key": "value"' per non-null cell (null stays null and is skipped), joined; "{}" -> null
+    parts = [pl.concat_str(pl.lit(json.dumps(k, ensure_ascii=False) + ': "'), _json_escape(pl.col(c)) if esc else pl.col(c),
+                           pl.lit('"')) for (c, k), esc in zip(used, special)]
+    if parts:
+        body = pl.concat_str(parts, separator=", ", ignore_nulls=True)
+        exprs.append(pl.concat_str(pl.lit("{"), body, pl.lit("}")).replace("{}", None).alias("answers"))
+    else:
+        exprs.append(pl.lit(None, pl.String).alias("answers"))
+    return df.select(exprs), questions
+
+
+def _yes_no(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, pl.Expr]:
+    """Yes/No text -> Boolean (other text -> null), per column: plain comparisons when the column
+    holds only "Yes" / "No" (Zoom's spelling), else a case-insensitive mapping (y/n, true/false)."""
+    plain = frame.select(
+        (pl.col(c).is_in(["Yes", "No"]) | pl.col(c).is_null()).all().alias(c) for c in columns).row(0) if frame.height else [True] * len(columns)
+    out = {}
+    for c, only_yes_no in zip(columns, plain):
+        if only_yes_no:
+            out[c] = pl.when(pl.col(c) == "Yes").then(True).when(pl.col(c) == "No").then(False)
+        else:
+            out[c] = pl.col(c).str.to_lowercase().replace_strict(
+                {"yes": True, "no": False, "y": True, "n": False, "true": True, "false": False}, default=None, return_dtype=pl.Boolean)
+    return out
+
+
+def parse_report(content: bytes, *, source: str, timezone: str, default_day_first: bool) -> ZoomReport:
+    """Parse a whole Zoom report file (see the module docstring and zoom-formats.md).
+
+    Raises :class:`ZoomReportError` with code ``empty``, ``not_csv``, ``not_zoom``, ``truncated``
+    (cut off mid-row), ``no_attendee_details`` (an Attendee/Registration report without its
+    Attendee Details / Registrant Details section), ``no_session_date`` or ``inconsistent_dates``.
+    Day-first vs month-first is decided once for the file from all of its date cells."""
+    _sniff(content, source, whole=True)
+    try:
+        return _parse(_decode(content), source, timezone, default_day_first)
+    except _NotUtf8:
+        return _parse(_decode(content, cp1252=True), source, timezone, default_day_first)
+
+
+def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> ZoomReport:
+    layout = _layout(text)
+    kind = _require_zoom(layout, source)
+    why = _truncation(text, layout)
+    if why:
+        raise ZoomReportError("truncated", f"This file is cut off: {why}. The download was interrupted. {_REDOWNLOAD}", source)
+    meeting = kind.startswith("meeting")
+    if not meeting and not any(t.section in ("attendee_details", "registrant_details") for t in layout.tables):
+        what = "Attendee Report" if kind == "attendee" else "Registration Report"
+        raise ZoomReportError(
+            "no_attendee_details",
+            f"This {what} has no 'Attendee Details' section (the list of registrants"
+            f"{' and attendees' if kind == 'attendee' else ''}), so there is nobody to import. The download was "
+            f"probably cut short or the file was edited. {_REDOWNLOAD}", source)
+
+    # ---- tables, as text
+    staff_parts, audience_parts, questions = [], [], []
+    for t in layout.tables:
+        if t.section in ("host", "panelist") and kind == "attendee":
+            df, header = _read_table(text, t, source)
+            staff_parts.append(_raw_frame(df, header, t.section, _RAW_STAFF, False)[0].rename({"section": "role"}))
+        elif (t.section in _AUDIENCE_SECTIONS and not meeting and (t.section != "other_attended" or kind == "attendee")) or (
+                t.section == "participants" and meeting):
+            df, header = _read_table(text, t, source)
+            raw, qs = _raw_frame(df, header, t.section, _RAW_AUDIENCE, True)
+            audience_parts.append(raw)
+            questions += [q for q in qs if q not in questions]
+    audience = pl.concat(audience_parts) if audience_parts else pl.DataFrame(
+        schema={"line": pl.Int64, "section": pl.String, **dict.fromkeys(_RAW_AUDIENCE, pl.String), "answers": pl.String})
+    staff = pl.concat(staff_parts) if staff_parts else pl.DataFrame(
+        schema={"line": pl.Int64, "role": pl.String, **dict.fromkeys(_RAW_STAFF, pl.String)})
+
+    # ---- day-first, once for the file
+    summary, by_norm, start_cell = _summary(layout, kind)
+    summary_cells = [layout.generated or ""] + [v for h, v in by_norm.items() if h in _SUMMARY_TIME_COLUMNS]
+    table_times = pl.concat([staff.get_column("join_at"), staff.get_column("leave_at"),
+                             *(audience.get_column(f) for f in _TIME_FIELDS)])
+    default_day_first = _native_default(summary_cells, default_day_first)
+    hint = None
+    if start_cell[:1].isalpha():  # "Mar 28, 2020 ...": its date does not depend on the decision
+        named = _parse_one(start_cell, timezone, default_day_first)
+        hint = _local_date(named, timezone) if named else None
+    heads = pl.concat([pl.Series(summary_cells, dtype=pl.String), table_times]).str.slice(0, 10).unique()
+    try:
+        numeric = any(_NUMERIC_DATE.match(h) for h in heads.drop_nulls().to_list())
+        day_first = dates.detect_day_first(heads, default_day_first, hint=hint) if numeric else default_day_first
+    except ValueError as exc:
+        raise ZoomReportError(
+            "inconsistent_dates",
+            f"The dates in this file mix day-first and month-first formats ({exc}). The file was probably edited in "
+            f"Excel. {_NO_EXCEL}", source) from exc
+    start = _start(start_cell, kind, source, timezone, day_first)
+
+    # ---- times and types
+    parsed = _parse_times(table_times, timezone, day_first)
+    summary_parsed = [_parse_one(c, timezone, day_first) for c in summary_cells]
+    summary_bad = [c for c, p in zip(summary_cells, summary_parsed) if c and c != "--" and p is None]
+    present = pl.col("v").is_not_null() & (pl.col("v") != "--")
+    cells, ok, bad = pl.DataFrame({"v": table_times, "p": parsed}).select(
+        cells=present.sum(), ok=(present & pl.col("p").is_not_null()).sum(),
+        bad=pl.col("v").filter(present & pl.col("p").is_null()).head(3).implode()).row(0)
+    stats = ParseStats(
+        time_cells=cells + sum(1 for c in summary_cells if c and c != "--"),
+        time_parsed=ok + sum(p is not None for p in summary_parsed),
+        rows=audience.height,
+        bad_time_examples=tuple((summary_bad + bad)[:3]),
+    )
+    n_staff, n_aud = staff.height, audience.height
+    staff = staff.select(
+        pl.col("line"), pl.col("role"), pl.col("display_name"), pl.col("email"),
+        join_at=parsed.slice(0, n_staff), leave_at=parsed.slice(n_staff, n_staff),
+        minutes=pl.col("minutes").cast(pl.Float64, strict=False))
+    flags = _yes_no(audience, ("attended", "is_guest", "in_waiting_room"))
+    waiting, sections = flags["in_waiting_room"], set(audience.get_column("section").unique())
+    if kind == "registration":
+        attended = pl.lit(None, pl.Boolean)
+    elif sections <= {"participants"}:
+        attended = ~waiting.fill_null(False)  # waiting-room time is not time in the meeting
+    elif sections <= {"other_attended"}:
+        attended = pl.lit(True)
+    else:
+        attended = pl.when(pl.col("section") == "other_attended").then(True).otherwise(flags["attended"])
+    audience = audience.select(
+        pl.col("line"), pl.col("section"), attended.alias("attended"),
+        *(pl.col(c) for c in ("display_name", "first_name", "last_name", "email", "phone")),
+        registered_at=parsed.slice(2 * n_staff, n_aud), approval_status=pl.col("approval_status").str.to_lowercase(),
+        join_at=parsed.slice(2 * n_staff + n_aud, n_aud), leave_at=parsed.slice(2 * n_staff + 2 * n_aud, n_aud),
+        minutes=pl.col("minutes").cast(pl.Float64, strict=False), is_guest=flags["is_guest"],
+        in_waiting_room=waiting,
+        **{c: pl.col(c) for c in ("country", "city", "source_name", "attendance_type", "answers")},
+    )
+
+    # ---- summary values
+    duration = _float(by_norm.get("actual duration (minutes)") or by_norm.get("duration (minutes)"))
+    end_at = None
+    if meeting:
+        end_at = _parse_one(by_norm.get("end time"), timezone, day_first)
+    elif kind == "attendee" and duration is not None:
+        end_at = start + timedelta(minutes=duration)
+    vintage = None
+    if not meeting:
+        names = set(by_norm)
+        newer = bool(names & {"# registrants", "# cancelled registrants"}) or (
+            not names & {"# registered", "# cancelled"} and layout.generated_label.startswith("report generated time"))
+        vintage = "newer" if newer else ("2025" if kind == "attendee" and "enable registration" in names else "2020")
+    return ZoomReport(
+        source=source, kind=kind, vintage=vintage, topic=by_norm.get("topic") or None,
+        webinar_id=_digits(by_norm.get("webinar id") or by_norm.get("meeting id")), start_at=start,
+        start_is_scheduled=kind == "registration", end_at=end_at,
+        duration_minutes=None if kind == "registration" else duration,
+        generated_at=summary_parsed[0], session_date=_local_date(start, timezone),
+        host_email=((by_norm.get("user email") or "").strip().lower() or None) if meeting else None,
+        day_first=day_first, summary=summary, staff=staff, audience=audience, custom_questions=tuple(questions),
+        stats=stats, warnings=_warnings(audience, text, stats),
+    )
+
+
+def _warnings(audience: pl.DataFrame, text: _Text, stats: ParseStats) -> tuple[str, ...]:
+    out = []
+    if text.encoding == "cp1252":
+        out.append("The file is not UTF-8 (it was probably re-saved in Excel); it was read as Windows-1252 text.")
+    elif text.encoding == "utf-16":
+        out.append("The file was saved as UTF-16 ('Unicode Text'); it was converted.")
+    if text.removed:
+        out.append(f"{_plural(text.removed, 'invisible control character was', 'invisible control characters were')} "
+                   "removed (such as a NUL byte inside a name).")
+    phones = audience.get_column("phone").drop_nulls()
+    phones = phones.filter(phones.str.contains(".", literal=True))  # both Excel forms have a dot
+    if phones.len():
+        sci, flt = pl.DataFrame({"p": phones}).select(
+            pl.col("p").str.contains(_SCI_PHONE).sum(), pl.col("p").str.contains(_FLOAT_PHONE).sum().alias("f")).row(0)
+        if sci:
+            out.append(f"{_plural(sci, 'phone number was', 'phone numbers were')} in Excel scientific notation (like "
+                       "9.87654321E9): digits are lost, so they cannot be used. " + _PHONES_AS_TEXT)
+        if flt:
+            out.append(f"{_plural(flt, 'phone number was', 'phone numbers were')} turned into decimals by Excel "
+                       "(like 9876543210.0); the numbers are still complete.")
+    unread = stats.time_cells - stats.time_parsed
+    if unread:
+        examples = ", ".join(f"'{_clip(e, 30)}'" for e in stats.bad_time_examples)
+        out.append(f"{unread} of {stats.time_cells} date/time cells could not be read (e.g. {examples}).")
+    return tuple(out)
+
+
+# ============================================================================= usability
+
+
+def assess_usability(report: ZoomReport, *, max_bad_time_share: float = 0.05, max_bad_phone_share: float = 0.5) -> None:
+    """Raise :class:`ZoomReportError` ``dates_unusable`` if more than ``max_bad_time_share`` of the
+    time cells did not parse, or ``phones_unusable`` if more than ``max_bad_phone_share`` of the
+    non-blank phones are corrupt (Excel scientific notation...) or invalid."""
+    s = report.stats
+    bad = s.time_cells - s.time_parsed
+    if s.time_cells and bad > max_bad_time_share * s.time_cells:
+        examples = ", ".join(f"'{_clip(e, 30)}'" for e in s.bad_time_examples)
+        raise ZoomReportError(
+            "dates_unusable",
+            f"{bad} of {s.time_cells} dates/times in this file ({bad / s.time_cells:.0%}) could not be read"
+            f"{f' (e.g. {examples})' if examples else ''}, so join times and the session date cannot be trusted. "
+            f"The file was probably edited in Excel or another program. {_NO_EXCEL}", report.source)
+    phones = report.audience.get_column("phone").drop_nulls()
+    if phones.len() == 0:
+        return
+    status = normalize_phones(phones).get_column("phone_status")
+    n_bad = int(status.is_in([CORRUPT, INVALID]).sum())
+    if n_bad > max_bad_phone_share * phones.len():
+        sci = int(phones.str.contains(_SCI_PHONE).sum())
+        what = (f"{sci} of them are in Excel scientific notation (like 9.87654321E9), which loses digits: the file "
+                "was opened and saved in Excel" if sci else "they do not look like phone numbers")
+        raise ZoomReportError(
+            "phones_unusable",
+            f"{n_bad} of {phones.len()} phone numbers in this file are unusable ({n_bad / phones.len():.0%}): {what}. "
+            + _PHONES_AS_TEXT, report.source)
