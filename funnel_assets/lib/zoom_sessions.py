@@ -1,0 +1,497 @@
+"""Cleaned Zoom sessions: one row per person per session, from any mix of parsed reports.
+
+Input: the :class:`~funnel_assets.lib.zoom_reports.ZoomReport` objects of the files archived for
+a day (Attendee Reports, Registration Reports, meeting participant reports, some downloaded twice
+or corrected). Output: the ``zoom_sessions`` rows (:data:`ROW_SCHEMA`), one summary row per
+session, and the figures the asset checks need.
+
+The rules (seed 002, "Existing Streamlit App Analysis", done better):
+
+* A session is ``(webinar id, start date)``: the occurrences of a recurring webinar are separate
+  sessions, and every report of one occurrence (registration, attendance, a second download, a
+  corrected export) merges into the same rows.
+* People: phone key first, then email, then the row. Within a session a row without a phone
+  takes the phone of another row with the same email (a 2020 Attendee Report has no phone
+  column; the Registration Report of the same session does). Rows with neither phone nor email
+  (walk-ins, meeting guests) are grouped by their displayed name, because Zoom writes one row
+  per rejoin under the same name.
+* Names properly cased ("iPhone (Vikram Singh)" → "Vikram Singh", "priya (she/her)" → "Priya"),
+  emails trimmed and lower-cased, phones normalised (:mod:`funnel_assets.lib.phones`).
+* Attendance per person: attended if any segment says so, earliest join, latest leave, minutes
+  as the union of the join/leave intervals (rejoins and a second device overlap: summing would
+  over-count; a re-downloaded copy repeats the same intervals and adds nothing). A meeting
+  report exported with "show unique users" has no intervals: its total minutes are used.
+* First touch: the earliest registration time is kept; approval status, source name and
+  answers come from the most recently generated report that has them.
+* Hosts and panelists are never audience: emails of the Host/Panelist Details sections, a
+  meeting's host (``User Email``), the configured staff email domains and approved conductors.
+* Denied and pending registrations are kept and flagged (``approval_status``).
+* Attendance is unknown (null), not "no", for a session whose only report is a Registration
+  Report: the Attendee Report may simply not have been dropped yet.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Final, Sequence
+
+import polars as pl
+
+from .dates import UTC_DTYPE
+from .phones import INTERNATIONAL, MISSING, VALID, normalize_phones
+from .text import email_is_valid_expr, normalize_email_expr, proper_case_expr
+
+if TYPE_CHECKING:
+    from .zoom_metadata import ZoomConfig
+    from .zoom_reports import ZoomReport
+
+__all__ = [
+    "ROW_SCHEMA",
+    "SESSION_SCHEMA",
+    "CleanedZoom",
+    "ZoomQuality",
+    "build_zoom_sessions",
+    "clean_display_name_expr",
+    "session_key",
+]
+
+ATTENDANCE_KINDS: Final = ("attendee", "meeting_participants", "meeting_unique_users")
+MEETING_KINDS: Final = ("meeting_participants", "meeting_unique_users")
+REGISTERED_SECTIONS: Final = ("attendee_details", "registrant_details")
+NOT_REGISTERED: Final = "not registered"
+
+ROW_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "session_date": pl.Date(),
+    "session_key": pl.String(),
+    "webinar_id": pl.String(),
+    "topic": pl.String(),
+    "program": pl.String(),
+    "kind": pl.String(),
+    "bootcamp_day": pl.String(),
+    "conductor": pl.String(),
+    "run_as": pl.String(),
+    "session_start": UTC_DTYPE,
+    "person_key": pl.String(),
+    "identity": pl.String(),
+    "name": pl.String(),
+    "first_name": pl.String(),
+    "last_name": pl.String(),
+    "email": pl.String(),
+    "phone_key": pl.String(),
+    "phone_status": pl.String(),
+    "country": pl.String(),
+    "city": pl.String(),
+    "registered": pl.Boolean(),
+    "registered_at": UTC_DTYPE,
+    "approval_status": pl.String(),
+    "approved": pl.Boolean(),
+    "source_name": pl.String(),
+    "attended": pl.Boolean(),
+    "first_join": UTC_DTYPE,
+    "last_leave": UTC_DTYPE,
+    "minutes": pl.Float64(),
+    "segments": pl.Int64(),
+    "is_guest": pl.Boolean(),
+    "answers": pl.String(),
+    "source_files": pl.String(),
+}
+"""Columns of ``zoom_sessions``, in order."""
+
+SESSION_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "session_key": pl.String(),
+    "session_date": pl.Date(),
+    "webinar_id": pl.String(),
+    "topic": pl.String(),
+    "program": pl.String(),
+    "kind": pl.String(),
+    "bootcamp_day": pl.String(),
+    "conductor": pl.String(),
+    "conductor_source": pl.String(),
+    "conductor_approved": pl.Boolean(),
+    "run_as": pl.String(),
+    "session_start": UTC_DTYPE,
+    "has_registration": pl.Boolean(),
+    "has_attendance": pl.Boolean(),
+    "registrants": pl.Int64(),
+    "attendees": pl.Int64(),
+    "staff_excluded": pl.Int64(),
+    "files": pl.String(),
+}
+
+# "priya (she/her)", "Tejas Mangal (he/him)", "Alex (they/them)": pronouns are not part of a name.
+_PRONOUNS: Final = r"(?i)\s*\(\s*(?:she|he|they|ze|xe)\s*/\s*(?:her|hers|him|his|them|theirs|they|zir|xem)\s*\)\s*$"
+# "iPhone (Vikram Singh)", "Priya S (Priya Sharma)", "Kalpit (Galaxy A52)": Zoom shows "Name (Original
+# Name)"; of the two, a device name is never the person's name.
+_NAME_AND_ORIGINAL: Final = r"^\s*(.*?)\s*\(\s*([^()]*[^()\s][^()]*)\s*\)\s*$"
+_DEVICE: Final = (
+    r"(?i)^(?:iphone|ipad|android|guest|zoom user|user|(?:galaxy|redmi|oneplus|vivo|oppo|realme|samsung|moto|nokia|"
+    r"poco|iqoo|huawei|honor|lenovo|dell|hp|macbook)(?:[ -].*)?|(?:desktop|laptop)-[0-9a-z]+)$"
+)
+_SESSION_KEY_UNSAFE: Final = re.compile(r"[^0-9a-z]+")
+# Which of its session's files a person's values come from is kept as a bit mask while grouping.
+_MAX_FILES_PER_SESSION: Final = 62
+
+
+def session_key(webinar_id: str | None, session_date: date, topic: str | None = None) -> str:
+    """``"<webinar id>@<YYYY-MM-DD>"``; without an ID (never seen in real exports) the topic."""
+    ident = webinar_id or _SESSION_KEY_UNSAFE.sub("-", (topic or "untitled").lower()).strip("-")
+    return f"{ident}@{session_date.isoformat()}"
+
+
+def clean_display_name_expr(expr: pl.Expr) -> pl.Expr:
+    """A Zoom display name as a person's name: pronouns dropped; of ``"Shown (Original)"`` the
+    original name, unless that is a device (``"Kalpit (Galaxy A52)"`` → ``"Kalpit"``); properly
+    cased; null if nothing is left."""
+    no_pronouns = expr.str.replace(_PRONOUNS, "")
+    shown = no_pronouns.str.extract(_NAME_AND_ORIGINAL, 1)
+    original = no_pronouns.str.extract(_NAME_AND_ORIGINAL, 2)
+    picked = (
+        pl.when(original.is_null()).then(no_pronouns)
+        .when(original.str.contains(_DEVICE) & shown.str.len_chars().gt(0)).then(shown)
+        .otherwise(original)
+    )
+    return proper_case_expr(picked)
+
+
+@dataclass(frozen=True)
+class ZoomQuality:
+    """What the asset checks look at (counts, so ratios can be reported honestly)."""
+
+    sessions: int
+    rows: int
+    time_cells: int
+    time_parsed: int
+    phones_present: int
+    """Registered people in sessions whose reports have a Phone column and who gave one."""
+    phones_usable: int
+    staff_in_audience: int
+    """Output rows whose email is a host's or panelist's of the session, or a staff address:
+    must be 0 (the exclusion is checked on the result, not assumed)."""
+    registrants_below_attendees: tuple[str, ...]
+    """Sessions with a registration list where more people attended than registered."""
+
+    @property
+    def time_parse_ratio(self) -> float:
+        return self.time_parsed / self.time_cells if self.time_cells else 1.0
+
+    @property
+    def usable_phone_share(self) -> float:
+        return self.phones_usable / self.phones_present if self.phones_present else 1.0
+
+
+@dataclass(frozen=True)
+class CleanedZoom:
+    rows: pl.DataFrame
+    sessions: pl.DataFrame
+    quality: ZoomQuality
+
+
+def _empty_audience() -> pl.DataFrame:
+    return pl.DataFrame(schema={"session_key": pl.String, "file": pl.String, "generated_at": UTC_DTYPE, "report_kind": pl.String})
+
+
+def _report_frame(report: ZoomReport, key: str, order: int) -> pl.DataFrame:
+    generated = report.generated_at or report.start_at
+    return report.audience.with_columns(
+        session_key=pl.lit(key),
+        file=pl.lit(report.source),
+        report_kind=pl.lit(report.kind),
+        generated_at=pl.lit(generated).cast(UTC_DTYPE),
+        file_order=pl.lit(order, dtype=pl.Int64),
+        file_bit=pl.lit(1 << order if order < _MAX_FILES_PER_SESSION else 0, dtype=pl.Int64),
+    )
+
+
+def _staff_emails(reports: Sequence[ZoomReport]) -> set[str]:
+    """Emails of the Host/Panelist Details sections and meeting hosts of all the reports."""
+    emails: set[str] = set()
+    for report in reports:
+        if report.host_email:
+            emails.add(report.host_email.strip().lower())
+        if report.staff.height:
+            emails.update(
+                e for e in report.staff.select(normalize_email_expr(pl.col("email"))).to_series().drop_nulls().to_list()
+            )
+    return emails
+
+
+def _staff_names(reports: Sequence[ZoomReport]) -> set[str]:
+    names: set[str] = set()
+    for report in reports:
+        if report.staff.height:
+            names.update(
+                n.lower()
+                for n in report.staff.select(clean_display_name_expr(pl.col("display_name"))).to_series().drop_nulls().to_list()
+            )
+    return names
+
+
+def _session_metadata(key: str, reports: list[ZoomReport], config: ZoomConfig) -> dict:
+    attendance = [r for r in reports if r.kind in ATTENDANCE_KINDS]
+    newest_first = sorted(reports, key=lambda r: (r.kind not in ATTENDANCE_KINDS, -(r.generated_at or r.start_at).timestamp()))
+    lead = newest_first[0]
+    topic = next((r.topic for r in newest_first if r.topic), None)
+    start_at = lead.start_at
+    panelists: list[str] = []
+    host: str | None = None
+    for r in newest_first:
+        if r.staff.height:
+            staff = r.staff.sort("line")
+            panelists = staff.filter(pl.col("role") == "panelist")["display_name"].drop_nulls().to_list()
+            hosts = staff.filter(pl.col("role") == "host")["display_name"].drop_nulls().to_list()
+            host = hosts[0] if hosts else None
+            break
+    if host is None:
+        host = next((r.host_email for r in newest_first if r.host_email), None)
+    meta = config.session_metadata(
+        topic=topic, webinar_id=lead.webinar_id, session_date=lead.session_date, panelists=panelists, host=host
+    )
+    return {
+        "session_key": key,
+        "session_date": lead.session_date,
+        "webinar_id": lead.webinar_id,
+        "topic": topic,
+        "program": meta.program,
+        "kind": meta.kind,
+        "bootcamp_day": meta.bootcamp_day,
+        "conductor": meta.conductor,
+        "conductor_source": meta.conductor_source,
+        "conductor_approved": meta.conductor_approved,
+        "run_as": "meeting" if any(r.kind in MEETING_KINDS for r in reports) else "webinar",
+        "session_start": start_at,
+        "has_registration": any(r.kind in ("attendee", "registration") for r in reports),
+        "has_attendance": bool(attendance),
+        "files": "; ".join(sorted({r.source for r in reports})),
+    }
+
+
+def _staff_flags(frame: pl.DataFrame, staff_emails: set[str], staff_names: set[str], config: ZoomConfig) -> pl.Expr:
+    """True for rows that are a host or panelist (by the reports' Host/Panelist sections, a
+    meeting's host, the configured staff email domains, or the approved-conductor list)."""
+    email = pl.col("email")
+    domains = [d.lower().lstrip("@") for d in config.settings.staff_email_domains]
+    by_domain = pl.any_horizontal(
+        pl.lit(False), *(email.str.ends_with("@" + d) | email.str.ends_with("." + d) for d in domains)
+    ).fill_null(False)
+    by_email = email.is_in(list(staff_emails)).fill_null(False)
+    by_name = email.is_null() & pl.col("name").str.to_lowercase().is_in(list(staff_names)).fill_null(False)
+    # The approved-conductor list matters for meeting reports, which have no Host/Panelist sections.
+    # Few distinct (email, name) pairs there: checked in Python.
+    meeting = frame.filter(pl.col("report_kind").is_in(MEETING_KINDS)).select("email", "name").unique()
+    configured = [e for e, n in meeting.iter_rows() if e is not None and config.is_staff(e, n)]
+    configured_names = [n.lower() for e, n in meeting.iter_rows() if e is None and n is not None and config.is_staff(None, n)]
+    by_config = email.is_in(configured).fill_null(False) | (
+        email.is_null() & pl.col("name").str.to_lowercase().is_in(configured_names).fill_null(False)
+    )
+    return by_domain | by_email | by_name | by_config
+
+
+def _union_seconds(segments: pl.DataFrame) -> pl.DataFrame:
+    """Per person (``pid``): seconds covered by the union of their [join, leave] intervals, and
+    how many distinct intervals there were.
+
+    Sorted by person and join time, each person's times are shifted by ``pid`` times the whole
+    batch's time span, so one running maximum over the whole column never carries over from one
+    person to the next: an interval starts a new block when it begins after everything before it.
+    """
+    seg = segments.select("pid", j=pl.col("join_at").dt.epoch("s"), l=pl.col("leave_at").dt.epoch("s")).unique()
+    if seg.height == 0:
+        return pl.DataFrame(schema={"pid": pl.Int64, "union_seconds": pl.Int64, "segments": pl.UInt32})
+    origin, span = seg["j"].min(), seg["l"].max() - seg["j"].min() + 1
+    offset = pl.col("pid").cast(pl.Int64) * pl.lit(span, dtype=pl.Int64) - pl.lit(origin, dtype=pl.Int64)
+    seg = (
+        seg
+        .sort("pid", "j", "l")
+        .with_columns(j=pl.col("j") + offset, l=pl.col("l") + offset)
+        .with_columns(block=(pl.col("j") > pl.col("l").cum_max().shift(1)).fill_null(True).cum_sum())
+    )
+    blocks = seg.group_by("block").agg(pid=pl.col("pid").first(), start=pl.col("j").min(), end=pl.col("l").max(), segments=pl.len())
+    return blocks.group_by("pid").agg(union_seconds=(pl.col("end") - pl.col("start")).sum(), segments=pl.col("segments").sum())
+
+
+def _file_names(people: pl.DataFrame, by_session: dict[str, list[ZoomReport]]) -> pl.DataFrame:
+    """``source_files`` ("a.csv; b.csv") for each (session, bit mask of its files) that occurs: a
+    person's files cost one bitwise OR while grouping. A session with more files than the mask
+    holds lists all its files."""
+    rows = []
+    for key, mask in people.select("session_key", "files").unique().iter_rows():
+        reports = by_session[key]
+        chosen = reports if len(reports) > _MAX_FILES_PER_SESSION else [r for i, r in enumerate(reports) if mask >> i & 1]
+        rows.append((key, mask, "; ".join(sorted({r.source for r in chosen}))))
+    return pl.DataFrame(rows, schema={"session_key": pl.String, "files": pl.Int64, "source_files": pl.String}, orient="row")
+
+
+def _map_distinct(frame: pl.DataFrame, column: str, clean, *, out: str | None = None) -> pl.DataFrame:
+    """``clean`` (an expression builder) applied once per distinct value of ``column``."""
+    out = out or column
+    distinct = frame.select(pl.col(column).unique())
+    mapping = distinct.with_columns(clean(pl.col(column)).alias(f"__{out}"))
+    joined = frame.join(mapping, on=column, how="left", nulls_equal=True, maintain_order="left")
+    return joined.with_columns(pl.col(f"__{out}").alias(out)).drop(f"__{out}")
+
+
+def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> CleanedZoom:
+    """Merge and clean the parsed reports of any number of sessions (see the module docstring)."""
+    by_session: dict[str, list[ZoomReport]] = {}
+    for report in reports:
+        by_session.setdefault(session_key(report.webinar_id, report.session_date, report.topic), []).append(report)
+    counted = ("registrants", "attendees", "staff_excluded")
+    sessions = pl.DataFrame(
+        [_session_metadata(k, rs, config) for k, rs in by_session.items()],
+        schema={c: t for c, t in SESSION_SCHEMA.items() if c not in counted},
+    )
+
+    frames = [_report_frame(r, k, i) for k, rs in by_session.items() for i, r in enumerate(rs)]
+    raw = pl.concat(frames, how="diagonal_relaxed") if frames else _empty_audience()
+    time_cells = sum(r.stats.time_cells for r in reports)
+    time_parsed = sum(r.stats.time_parsed for r in reports)
+    if raw.height == 0:
+        empty = sessions.with_columns(pl.lit(0, dtype=pl.Int64).alias(c) for c in counted).select(list(SESSION_SCHEMA))
+        return CleanedZoom(pl.DataFrame(schema=ROW_SCHEMA), empty, ZoomQuality(len(by_session), 0, time_cells, time_parsed, 0, 0, 0, ()))
+
+    phones = normalize_phones(raw["phone"])
+    waiting = pl.col("in_waiting_room").fill_null(False)
+    df = raw.with_columns(
+        phone_key=phones["phone_key"],
+        phone_status=phones["phone_status"],
+        email=normalize_email_expr(pl.col("email")),
+        registered_row=pl.col("section").is_in(REGISTERED_SECTIONS),
+        attended_row=~waiting & (pl.col("attended").fill_null(False) | pl.col("join_at").is_not_null()),
+        approval_status=pl.col("approval_status").str.strip_chars().str.to_lowercase().replace("", None),
+    ).with_columns(email=pl.when(email_is_valid_expr(pl.col("email"))).then(pl.col("email")))
+    # Names are cleaned once per distinct value (first names, last names and cities repeat a lot).
+    df = _map_distinct(df, "first_name", proper_case_expr)
+    df = _map_distinct(df, "last_name", proper_case_expr)
+    df = _map_distinct(df, "display_name", clean_display_name_expr, out="shown")
+    df = df.with_columns(
+        name=pl.coalesce(
+            pl.concat_str([pl.col("first_name"), pl.col("last_name")], separator=" ", ignore_nulls=True).replace("", None),
+            pl.col("shown"),
+        )
+    )
+
+    staff_emails, staff_names = _staff_emails(reports), _staff_names(reports)
+    df = df.with_columns(is_staff=_staff_flags(df, staff_emails, staff_names, config))
+    staff_excluded = df.filter("is_staff").group_by("session_key").agg(staff_excluded=pl.len())
+    df = df.filter(~pl.col("is_staff"))
+
+    # Identity: phone, else the phone another row gives the same email, else email, else name, else the row.
+    no_phone = df.filter(pl.col("phone_key").is_null() & pl.col("email").is_not_null()).select("session_key", "email").unique()
+    email_phone = (
+        df.filter(pl.col("phone_key").is_not_null())
+        .join(no_phone, on=["session_key", "email"], how="semi")
+        .sort(pl.coalesce("registered_at", "join_at"), nulls_last=True)
+        .group_by("session_key", "email", maintain_order=True)
+        .agg(__email_phone=pl.col("phone_key").first())
+    )
+    df = df.join(email_phone, on=["session_key", "email"], how="left", maintain_order="left")
+    phone = pl.coalesce("phone_key", "__email_phone")
+    row_id = pl.format("row:{}:{}", pl.col("file"), pl.col("line"))
+    df = df.with_columns(
+        person_key=pl.coalesce(phone, pl.col("email"), pl.lit("name:") + pl.col("name").str.to_lowercase(), row_id),
+        identity=pl.when(phone.is_not_null()).then(pl.lit("phone"))
+        .when(pl.col("email").is_not_null()).then(pl.lit("email"))
+        .when(pl.col("name").is_not_null()).then(pl.lit("name"))
+        .otherwise(pl.lit("row")),
+    )
+
+    # Newest report first, registration rows before others, then file order: within each person's
+    # group, "first non-null" then picks each value from the best source.
+    keys = ["session_key", "person_key"]
+    df = df.sort(["generated_at", "registered_row", "file_order", "line"], descending=[True, True, False, False], nulls_last=True)
+    first = lambda c: pl.col(c).drop_nulls().first()  # noqa: E731
+    usable = pl.col("phone_status").is_in([VALID, INTERNATIONAL])
+    attended_row = pl.col("attended_row")
+    people = df.group_by(keys).agg(
+        identity=pl.col("identity").first(),
+        name=first("name"),
+        first_name=first("first_name"),
+        last_name=first("last_name"),
+        email=first("email"),
+        phone_key=pl.coalesce(first("phone_key"), first("__email_phone")),
+        phone_status=pl.coalesce(
+            pl.col("phone_status").filter(usable).first(),
+            pl.col("phone_status").filter(pl.col("phone_status") != MISSING).first(),
+            pl.lit(MISSING),
+        ),
+        phone_given=(pl.col("phone_status") != MISSING).any(),
+        phone_column=pl.col("phone").is_not_null().any(),
+        country=first("country"),
+        city=first("city"),
+        registered=pl.col("registered_row").any(),
+        registered_at=pl.col("registered_at").min(),
+        approval_status=first("approval_status"),
+        source_name=first("source_name"),
+        attended_any=attended_row.any(),
+        first_join=pl.when(attended_row).then(pl.col("join_at")).min(),
+        last_leave=pl.when(attended_row).then(pl.col("leave_at")).max(),
+        reported_minutes=pl.when(attended_row).then(pl.col("minutes")).max(),
+        is_guest=first("is_guest"),
+        answers=first("answers"),
+        files=pl.col("file_bit").bitwise_or(),
+    ).with_row_index("pid")
+    people = people.join(_file_names(people, by_session), on=["session_key", "files"], how="left", maintain_order="left")
+    people = _map_distinct(people, "city", proper_case_expr)
+    people = people.with_columns(
+        pl.col("source_name", "country").str.strip_chars().replace("", None),
+    )
+    timed = df.filter(pl.col("attended_row") & pl.col("join_at").is_not_null() & pl.col("leave_at").is_not_null() & (pl.col("leave_at") >= pl.col("join_at")))
+    timed = timed.select(*keys, "join_at", "leave_at").join(people.select(*keys, "pid"), on=keys, how="left")
+    unions = _union_seconds(timed)
+    people = people.join(unions, on="pid", how="left", maintain_order="left").join(sessions, on="session_key", how="left", maintain_order="left")
+
+    attended = pl.when(pl.col("has_attendance")).then(pl.col("attended_any"))
+    minutes = (
+        pl.when(~pl.col("has_attendance")).then(None)
+        .when(pl.col("union_seconds").is_not_null()).then(pl.col("union_seconds") / 60.0)
+        .when(pl.col("attended_any")).then(pl.col("reported_minutes"))
+        .otherwise(0.0)
+    )
+    rows = people.with_columns(
+        attended=attended,
+        minutes=minutes,
+        segments=pl.when(pl.col("has_attendance")).then(pl.col("segments").fill_null(0)),
+        approval_status=pl.when(pl.col("registered")).then(pl.col("approval_status").fill_null("approved")).otherwise(pl.lit(NOT_REGISTERED)),
+    ).with_columns(
+        approved=pl.when(pl.col("registered")).then(pl.col("approval_status") == "approved"),
+    ).select([pl.col(c).cast(t) for c, t in ROW_SCHEMA.items()])
+
+    counts = rows.group_by("session_key").agg(
+        registrants=pl.col("registered").sum().cast(pl.Int64),
+        attendees=pl.col("attended").fill_null(False).sum().cast(pl.Int64),
+    )
+    sessions = (
+        sessions.join(counts, on="session_key", how="left", maintain_order="left")
+        .join(staff_excluded, on="session_key", how="left", maintain_order="left")
+        .with_columns(pl.col("registrants", "attendees", "staff_excluded").fill_null(0).cast(pl.Int64))
+        .select(list(SESSION_SCHEMA))
+        .sort("session_start", "session_key")
+    )
+    registered_with_phone = people.filter(pl.col("registered") & pl.col("phone_column") & pl.col("phone_given"))
+    phones_usable = registered_with_phone.filter(pl.col("phone_status").is_in([VALID, INTERNATIONAL])).height
+    leaked = _staff_leaks(rows, staff_emails, config)
+    below = sessions.filter(pl.col("has_registration") & pl.col("has_attendance") & (pl.col("registrants") < pl.col("attendees")))
+    quality = ZoomQuality(
+        sessions=sessions.height,
+        rows=rows.height,
+        time_cells=time_cells,
+        time_parsed=time_parsed,
+        phones_present=registered_with_phone.height,
+        phones_usable=phones_usable,
+        staff_in_audience=leaked,
+        registrants_below_attendees=tuple(below["session_key"].to_list()),
+    )
+    return CleanedZoom(rows, sessions, quality)
+
+
+def _staff_leaks(rows: pl.DataFrame, staff_emails: set[str], config: ZoomConfig) -> int:
+    """Rows of the result that are a host's/panelist's email or a staff address (checked on the
+    result, independently of how the exclusion was done)."""
+    domains = [d.lower().lstrip("@") for d in config.settings.staff_email_domains]
+    domain = pl.col("email").str.split("@").list.last()
+    leaked = pl.col("email").is_in(list(staff_emails)) | domain.is_in(domains) | pl.any_horizontal(
+        pl.lit(False), *(domain.str.ends_with("." + d) for d in domains)
+    )
+    return rows.filter(leaked.fill_null(False)).height
