@@ -19,6 +19,7 @@ import polars as pl
 
 from funnel_assets.lib.settings import PROJECT_ROOT, load_settings
 from funnel_assets.lib.warehouse import Warehouse
+from funnel_assets.lib.zoom_inbox import ZoomFolders, read_log
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                     assets=["zoom_report_downloads", "web_events", "ad_campaigns", "crm_leads", "crm_activities", "crm_deals", "subscriptions"],
                     failed_checks=failed):
             return 1
+    _pick_up_zoom_downloads(instance)
     for first, last in date_chunks(start, end):
         tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
         if not _run(funnel_job, instance, f"daily_funnel_job {first} .. {last}", tags=tags, failed_checks=failed):
@@ -120,11 +122,27 @@ def main(argv: list[str] | None = None) -> int:
     _summary(Warehouse(_require("FUNNEL_WAREHOUSE_URL"), root=PROJECT_ROOT), Path(_path(os.environ["FUNNEL_ZOOM_INBOX"])), failed)
     print(
         "\nOpen the UI on these runs: ./run ui  then http://127.0.0.1:3000\n"
-        "  Assets → marketing_leads: partitions, row counts, schema and check results\n"
+        "  Assets → marketing_leads, zoom_sessions: partitions, row counts, schema and check results\n"
         "  Assets → synthetic group: the simulated sources and the seeds' validation checks\n"
         "  Runs: one run per month of days, with their logs"
     )
     return 0
+
+
+def _pick_up_zoom_downloads(instance: dg.DagsterInstance) -> None:
+    """What the running sensor does in production: two ticks (a file is read once it has not changed
+    since the previous tick), filing every report under its session day. The days' runs follow."""
+    from funnel_assets.definitions import defs
+    from funnel_assets.defs.zoom.sensors import zoom_drop_folder_sensor
+
+    definitions = defs()
+    began, cursor, requested = time.perf_counter(), None, 0
+    for _ in range(2):
+        with dg.build_sensor_context(instance=instance, definitions=definitions, cursor=cursor, resources=definitions.resources) as context:
+            result = zoom_drop_folder_sensor.evaluate_tick(context)
+        cursor = result.cursor
+        requested += len(result.run_requests)
+    print(f"==> zoom_drop_folder_sensor: filed the Zoom downloads ({requested} day range(s) to run) in {time.perf_counter() - began:.1f} s", flush=True)
 
 
 def _path(value: str) -> Path:
@@ -146,8 +164,15 @@ def _summary(warehouse: Warehouse, zoom_inbox: Path, failed_checks: list[str]) -
         print(f"    {n:6d}  {reason}")
     saas = {t: warehouse.row_count(t) for t in ("web_events", "crm_leads", "crm_deals", "subscriptions")}
     print("  synthetic SaaS world: " + ", ".join(f"{t} {n}" for t, n in saas.items()))
-    zoom_files = [p for p in zoom_inbox.glob("*") if p.is_file() and not p.name.startswith(".")] if zoom_inbox.exists() else []
-    print(f"  Zoom reports waiting in {zoom_inbox}: {len(zoom_files)} files")
+    if warehouse.has_table("zoom_sessions"):
+        zoom = warehouse.read_table("zoom_sessions")
+        print(f"  zoom_sessions: {zoom.height} people rows in {zoom['session_key'].n_unique()} sessions; "
+              f"{zoom.filter(pl.col('registered')).height} registrations, {zoom.filter(pl.col('attended').fill_null(False)).height} attendances")
+    log = read_log(ZoomFolders(zoom_inbox))
+    if log.height:
+        print(f"  Zoom drop folder {zoom_inbox} (see zoom_file_log.csv there):")
+        for outcome, n in log.group_by("outcome").len().sort("outcome").rows():
+            print(f"    {n:6d}  {outcome}")
     if failed_checks:
         print(f"  checks that did not pass ({len(failed_checks)}):")
         for line in failed_checks[:10]:

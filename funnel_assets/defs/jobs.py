@@ -4,7 +4,7 @@ import dagster as dg
 
 daily_funnel_job = dg.define_asset_job(
     "daily_funnel_job",
-    selection=dg.AssetSelection.groups("leads_sheet"),
+    selection=dg.AssetSelection.groups("leads_sheet", "zoom"),
     description="Every daily pipeline asset for one day (or a range of days in a backfill).",
     executor_def=dg.in_process_executor,
 )

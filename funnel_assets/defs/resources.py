@@ -16,6 +16,8 @@ from funnel_assets.lib.config import FunnelMapping, load_funnel_mapping
 from funnel_assets.lib.fetch import FetchedCSV, fetch_csv
 from funnel_assets.lib.settings import PROJECT_ROOT
 from funnel_assets.lib.warehouse import Warehouse
+from funnel_assets.lib.zoom_inbox import ZoomFolders
+from funnel_assets.lib.zoom_metadata import ZoomConfig, load_zoom_config
 
 
 def _project_path(value: str) -> Path:
@@ -74,6 +76,19 @@ class ProjectConfigResource(dg.ConfigurableResource):
     def funnel_mapping(self) -> FunnelMapping:
         return load_funnel_mapping(self.path("funnel_mapping.csv"))
 
+    def zoom_config(self) -> ZoomConfig:
+        """Programs, conductors and Zoom settings (``zoom_*.csv``), validated."""
+        return load_zoom_config(_project_path(self.config_dir))
+
+
+class ZoomInboxResource(dg.ConfigurableResource):
+    """The folder people drop Zoom report downloads into; processed/ and rejected/ live inside it."""
+
+    inbox: str = Field(description="The watched folder (FUNNEL_ZOOM_INBOX), e.g. data/inbox/zoom")
+
+    def folders(self) -> ZoomFolders:
+        return ZoomFolders(_project_path(self.inbox))
+
 
 @dg.definitions
 def resources() -> dg.Definitions:
@@ -84,6 +99,7 @@ def resources() -> dg.Definitions:
             "warehouse": WarehouseResource(url=dg.EnvVar("FUNNEL_WAREHOUSE_URL")),
             "leads_sheet": LeadsSheetResource(location=dg.EnvVar("FUNNEL_LEADS_SHEET")),
             "project_config": ProjectConfigResource(config_dir=dg.EnvVar("FUNNEL_CONFIG_DIR")),
+            "zoom_inbox": ZoomInboxResource(inbox=dg.EnvVar("FUNNEL_ZOOM_INBOX")),
             "synthetic_world": SyntheticWorldResource(),
             "demo_files": DemoFilesResource(zoom_inbox=dg.EnvVar("FUNNEL_ZOOM_INBOX"), leads_sheet=dg.EnvVar("FUNNEL_LEADS_SHEET")),
         }
