@@ -25,6 +25,19 @@ daily_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
 WAREHOUSE_POOL = "warehouse"
 
 
+def daily_multi_asset(*, specs: list[dg.AssetSpec], check_specs: list[dg.AssetCheckSpec] = ()):
+    """A source's daily-partitioned datasets, computed together: one call handles a range of days
+    (the backfill policy batches up to a month per run) and writes through the warehouse pool."""
+    return dg.multi_asset(
+        specs=specs,
+        check_specs=list(check_specs),
+        partitions_def=daily_partitions,
+        backfill_policy=daily_backfill_policy,
+        pool=WAREHOUSE_POOL,
+        can_subset=False,
+    )
+
+
 def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
     """The half-open range of local dates ``[start, end)`` this run covers (one day or a range)."""
     window = context.partition_time_window

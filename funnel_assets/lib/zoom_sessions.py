@@ -62,7 +62,7 @@ MEETING_KINDS: Final = ("meeting_participants", "meeting_unique_users")
 REGISTERED_SECTIONS: Final = ("attendee_details", "registrant_details")
 NOT_REGISTERED: Final = "not registered"
 
-ROW_SCHEMA: Final[dict[str, pl.DataType]] = {
+_SESSION_FIELDS: Final[dict[str, pl.DataType]] = {
     "session_date": pl.Date(),
     "session_key": pl.String(),
     "webinar_id": pl.String(),
@@ -73,6 +73,11 @@ ROW_SCHEMA: Final[dict[str, pl.DataType]] = {
     "conductor": pl.String(),
     "run_as": pl.String(),
     "session_start": UTC_DTYPE,
+}
+"""What every row says about its session (in both tables)."""
+
+ROW_SCHEMA: Final[dict[str, pl.DataType]] = {
+    **_SESSION_FIELDS,
     "person_key": pl.String(),
     "identity": pl.String(),
     "name": pl.String(),
@@ -100,18 +105,9 @@ ROW_SCHEMA: Final[dict[str, pl.DataType]] = {
 """Columns of ``zoom_sessions``, in order."""
 
 SESSION_SCHEMA: Final[dict[str, pl.DataType]] = {
-    "session_key": pl.String(),
-    "session_date": pl.Date(),
-    "webinar_id": pl.String(),
-    "topic": pl.String(),
-    "program": pl.String(),
-    "kind": pl.String(),
-    "bootcamp_day": pl.String(),
-    "conductor": pl.String(),
+    **_SESSION_FIELDS,
     "conductor_source": pl.String(),
     "conductor_approved": pl.Boolean(),
-    "run_as": pl.String(),
-    "session_start": UTC_DTYPE,
     "has_registration": pl.Boolean(),
     "has_attendance": pl.Boolean(),
     "registrants": pl.Int64(),
@@ -119,6 +115,7 @@ SESSION_SCHEMA: Final[dict[str, pl.DataType]] = {
     "staff_excluded": pl.Int64(),
     "files": pl.String(),
 }
+"""Columns of ``zoom_session_summary``, in order."""
 
 # "priya (she/her)", "Tejas Mangal (he/him)", "Alex (they/them)": pronouns are not part of a name.
 _PRONOUNS: Final = r"(?i)\s*\(\s*(?:she|he|they|ze|xe)\s*/\s*(?:her|hers|him|his|them|theirs|they|zir|xem)\s*\)\s*$"
@@ -489,9 +486,9 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
 def _staff_leaks(rows: pl.DataFrame, staff_emails: set[str], config: ZoomConfig) -> int:
     """Rows of the result that are a host's/panelist's email or a staff address (checked on the
     result, independently of how the exclusion was done)."""
+    email = pl.col("email")
     domains = [d.lower().lstrip("@") for d in config.settings.staff_email_domains]
-    domain = pl.col("email").str.split("@").list.last()
-    leaked = pl.col("email").is_in(list(staff_emails)) | domain.is_in(domains) | pl.any_horizontal(
-        pl.lit(False), *(domain.str.ends_with("." + d) for d in domains)
+    leaked = email.is_in(list(staff_emails)) | pl.any_horizontal(
+        pl.lit(False), *(email.str.ends_with("@" + d) | email.str.ends_with("." + d) for d in domains)
     )
     return rows.filter(leaked.fill_null(False)).height

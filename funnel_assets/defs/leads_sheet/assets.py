@@ -7,9 +7,7 @@ import polars as pl
 
 from funnel_assets.defs.common import (
     SETTINGS,
-    WAREHOUSE_POOL,
-    daily_backfill_policy,
-    daily_partitions,
+    daily_multi_asset,
     partition_dates,
     table_metadata,
 )
@@ -42,7 +40,7 @@ CHECKS = [
 ]
 
 
-@dg.multi_asset(
+@daily_multi_asset(
     specs=[
         dg.AssetSpec(
             "marketing_leads",
@@ -70,10 +68,6 @@ CHECKS = [
         ),
     ],
     check_specs=CHECKS,
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
-    pool=WAREHOUSE_POOL,
-    can_subset=False,
 )
 def leads_sheet_assets(
     context: dg.AssetExecutionContext,
