@@ -18,6 +18,7 @@ __all__ = [
     "proper_case",
     "normalize_email_expr",
     "normalize_email",
+    "normalize_emails",
     "email_is_valid_expr",
     "email_is_valid",
     "clean_token_expr",
@@ -149,6 +150,18 @@ def normalize_email(value: str | None) -> str | None:
     if value is None:
         return None
     return _JUNK_RE.sub("", value).strip(_WS_CHARS).lower() or None
+
+
+def normalize_emails(series: pl.Series) -> pl.Series:
+    """:func:`normalize_email_expr` on a Series, with a fast path: a cell of printable ASCII
+    without spaces only needs lower-casing; the rest get the full clean-up."""
+    simple = series.str.contains(r"^[\x21-\x7E]+$").fill_null(False)
+    out = series.str.to_lowercase()
+    rest = (~simple).arg_true()
+    if rest.len():
+        cleaned = pl.select(normalize_email_expr(pl.lit(series.gather(rest)))).to_series()
+        out = out.scatter(rest, cleaned)
+    return out
 
 
 def email_is_valid_expr(expr: pl.Expr) -> pl.Expr:

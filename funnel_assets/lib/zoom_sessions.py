@@ -41,7 +41,7 @@ import polars as pl
 
 from .dates import UTC_DTYPE
 from .phones import INTERNATIONAL, MISSING, VALID, normalize_phones
-from .text import email_is_valid_expr, normalize_email_expr, proper_case_expr
+from .text import email_is_valid_expr, normalize_email_expr, normalize_emails, proper_case_expr
 
 if TYPE_CHECKING:
     from .zoom_metadata import ZoomConfig
@@ -353,7 +353,7 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
     df = raw.with_columns(
         phone_key=phones["phone_key"],
         phone_status=phones["phone_status"],
-        email=normalize_email_expr(pl.col("email")),
+        email=normalize_emails(raw["email"]),
         registered_row=pl.col("section").is_in(REGISTERED_SECTIONS),
         attended_row=~waiting & (pl.col("attended").fill_null(False) | pl.col("join_at").is_not_null()),
         approval_status=pl.col("approval_status").str.strip_chars().str.to_lowercase().replace("", None),

@@ -14,6 +14,7 @@ from funnel_assets.lib.text import (
     email_is_valid_expr,
     normalize_email,
     normalize_email_expr,
+    normalize_emails,
     proper_case,
     proper_case_expr,
 )
@@ -105,6 +106,18 @@ def test_email_exprs() -> None:
     )
     assert out.schema == pl.Schema({"email": pl.String, "valid": pl.Boolean})
     assert out.rows() == [(n, v) for _, n, v in EMAIL_CASES]
+
+
+def test_normalize_emails_fast_path_matches_the_expression() -> None:
+    raws = [r for r, _, _ in EMAIL_CASES] + ["", "PLAIN@EXAMPLE.COM", "a b@x.in"]
+    series = pl.Series(raws, dtype=pl.String)
+    assert normalize_emails(series).to_list() == _apply(normalize_email_expr, raws)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=12), st.from_regex(r"[A-Za-z0-9.]{1,6}@[A-Za-z]{1,5}\.[a-z]{2,3}", fullmatch=True)), max_size=20))
+def test_normalize_emails_agrees_with_the_expression_on_anything(raws: list[str | None]) -> None:
+    assert normalize_emails(pl.Series(raws, dtype=pl.String)).to_list() == _apply(normalize_email_expr, raws)
 
 
 def test_email_validity_is_strict_about_trailing_newline() -> None:
