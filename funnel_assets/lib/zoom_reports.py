@@ -17,8 +17,12 @@ Everything that goes wrong is a :class:`ZoomReportError` with a ``code`` and a p
 ``reason`` saying what happened and what to do; ``str(error)`` starts with the file name.
 
 Speed: one vectorised pass over the bytes indexes the lines (and finds control characters, lone
-CRs and title-row candidates); each table is read by polars' CSV reader (all columns as text) and
-converted with expressions, so a 100,000-row report parses in a fraction of a second.
+CRs and title-row candidates); each large table is read by polars' CSV reader (all columns as
+text) and converted with expressions, few and wide (polars runs each in parallel). The costly
+steps are skipped where the bytes or a cheap test show they change nothing: stripping cells (only
+columns with a cell that starts or ends with whitespace), JSON escaping, the day-first test of
+cells a month-name format reads, the time zone rules (a fixed offset). About 25,000 rows of an
+Attendee Report parse in 30-40 ms.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import functools
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
@@ -178,6 +183,7 @@ _ZOOM_TABLE_HEADERS: Final = frozenset({
     "duration (minutes)", "total duration (minutes)", "attended", "is guest", "user email",
 })
 
+_BLOCK: Final = 1 << 20  # bytes per step of a numpy pass over a whole file or table
 _CONTROL_BYTES: Final = bytes(c for c in range(32) if c not in (9, 10, 13)) + b"\x7f"
 _ONLY_BLANK: Final = re.compile(rb"(?:\xef\xbb\xbf|\xff\xfe|\xfe\xff)?[\s\x00,;]*\Z")
 _NOT_BLANK: Final = re.compile(rb'[^\s,"]')
@@ -621,14 +627,22 @@ def _utc_expr(naive: pl.Expr, lo: datetime | None, hi: datetime | None, timezone
     non_existent="null")`` does; a plain subtraction when the zone's offset is constant over
     [lo, hi] (checked day by day), which is much cheaper."""
     if lo is not None and hi is not None and hi - lo < timedelta(days=400):
-        zone = ZoneInfo(timezone)
-        day, last, offsets = lo.date(), hi.date() + timedelta(days=1), set()
-        while day <= last and len(offsets) < 2:
-            offsets.add(datetime.combine(day, time()).replace(tzinfo=zone).utcoffset())
-            day += timedelta(days=1)
-        if len(offsets) == 1:
-            return (naive - offsets.pop()).dt.replace_time_zone("UTC")
+        offset = _fixed_offset(lo.date(), hi.date(), timezone)
+        if offset is not None:
+            return (naive - offset).dt.replace_time_zone("UTC")
     return naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+
+@functools.lru_cache(maxsize=1024)
+def _fixed_offset(first: date, last: date, timezone: str) -> timedelta | None:
+    """The zone's UTC offset if it is the same at every midnight from ``first`` to the day after
+    ``last``, else None."""
+    zone = ZoneInfo(timezone)
+    day, last, offsets = first, last + timedelta(days=1), set()
+    while day <= last and len(offsets) < 2:
+        offsets.add(datetime.combine(day, time()).replace(tzinfo=zone).utcoffset())
+        day += timedelta(days=1)
+    return offsets.pop() if len(offsets) == 1 else None
 
 
 def _strptime_ok(value: str, fmt: str) -> bool:
@@ -639,12 +653,22 @@ def _strptime_ok(value: str, fmt: str) -> bool:
     return True
 
 
-def _parse_times(values: pl.Series, timezone: str, day_first: bool) -> pl.Series:
-    """Like :func:`dates.parse_local_datetimes` (which reads whatever this does not), faster for a
-    column in one of Zoom's formats: the format that reads a sample best parses the whole column in
-    one pass."""
+def _time_sample(columns: list[pl.Series]) -> tuple[str, ...]:
+    """Up to 20 filled cells (not "--") among the first 40 non-null cells of the columns, in order."""
+    values: list[str] = []
+    for column in columns:
+        need = 40 - len(values)
+        if need <= 0:
+            break
+        head = column.head(4 * need).drop_nulls()  # usually enough, without a pass over the whole column
+        values += (head if head.len() >= need or column.len() <= 4 * need else column.drop_nulls()).head(need).to_list()
+    return tuple([v for v in values if v != "--"][:20])
+
+
+def _best_format(sample: tuple[str, ...], day_first: bool) -> tuple[str, int]:
+    """The Zoom format that reads most of the sample (the first one that reads all of it), and how
+    many cells of the sample it reads."""
     formats = [f.replace("%m/%d", "%d/%m") if day_first else f for f in _ZOOM_FORMATS]
-    sample = [v for v in values.drop_nulls().head(40).to_list() if v != "--"][:20]
     best, best_hits = formats[0], -1
     for fmt in formats:  # strptime reads these directives as polars does; a sample is enough to choose
         hits = sum(1 for v in sample if _strptime_ok(v, fmt))
@@ -652,19 +676,118 @@ def _parse_times(values: pl.Series, timezone: str, day_first: bool) -> pl.Series
             best, best_hits = fmt, hits
         if hits == len(sample):
             break
-    frame = values.to_frame("v").with_columns(naive=pl.col("v").str.to_datetime(best, strict=False, exact=True, time_unit="us"))
-    lo, hi = frame.select(lo=pl.col("naive").min(), hi=pl.col("naive").max()).row(0)
-    if lo is not None and not (1900 <= lo.year and hi.year <= 2199):  # as parse_local_datetimes: other years are no dates
-        naive = pl.col("naive")
-        frame = frame.with_columns(naive=pl.when(naive.dt.year().is_between(1900, 2199)).then(naive))
-        lo, hi = frame.select(lo=pl.col("naive").min(), hi=pl.col("naive").max()).row(0)
-    frame = frame.select(parsed=_utc_expr(pl.col("naive"), lo, hi, timezone).cast(UTC),
-                         pending=pl.col("naive").is_null() & pl.col("v").is_not_null() & (pl.col("v") != "--"))
-    parsed, pending = frame.get_column("parsed"), frame.get_column("pending")
-    if pending.any():
-        idx = pending.arg_true()
-        parsed = parsed.scatter(idx, dates.parse_local_datetimes(values.gather(idx), timezone=timezone, day_first=day_first))
-    return parsed
+    return best, best_hits
+
+
+def _month_name_format(sample: tuple[str, ...]) -> str | None:
+    """The format of the sample's time cells if it has a month name ("Mar 28, 2020 ..."): it reads
+    them the same whether the file is day-first or not, and none of the cells it reads looks like a
+    numeric date, so they can be read before that decision is made (from the others)."""
+    fmt, hits = _best_format(sample, False)
+    # the first two formats, when they read all the sample, are chosen before any numeric one is tried
+    if fmt.startswith("%b") and ((hits == len(sample) and fmt in _ZOOM_FORMATS[:2]) or fmt == _best_format(sample, True)[0]):
+        return fmt
+    return None
+
+
+def _file_day_first(summary_cells: list[str], columns: list[pl.Series], default: bool, hint: date | None,
+                    source: str) -> bool:
+    """Day-first for the whole file, from the summary's time cells and the table cells given (see
+    :func:`dates.detect_day_first`; ``default`` if none is a numeric date)."""
+    heads = {c[:10] for c in summary_cells}
+    if any(c.len() for c in columns):
+        heads.update(pl.concat(columns).str.slice(0, 10).unique().drop_nulls().to_list())
+    if not any(_NUMERIC_DATE.match(h) for h in heads):
+        return default
+    try:
+        return dates.detect_day_first(pl.Series(sorted(heads), dtype=pl.String), default, hint=hint)
+    except ValueError as exc:
+        raise ZoomReportError(
+            "inconsistent_dates",
+            f"The dates in this file mix day-first and month-first formats ({exc}). The file was probably edited in "
+            f"Excel. {_NO_EXCEL}", source) from exc
+
+
+def _time_stats(summary_cells: list[str], summary_parsed: list[datetime | None], columns: list[pl.Series],
+                times: list[pl.Series], rows: int) -> ParseStats:
+    """:class:`ParseStats` of the summary's time cells and the table columns (``times``: the
+    columns read, null where unreadable)."""
+    bad = [c for c, p in zip(summary_cells, summary_parsed) if c and c != "--" and p is None]
+    cells, ok = sum(1 for c in summary_cells if c and c != "--"), sum(p is not None for p in summary_parsed)
+    for column, read in zip(columns, times):
+        if read.null_count() == column.null_count():  # every cell read (or blank)
+            cells, ok = cells + column.len() - column.null_count(), ok + read.len() - read.null_count()
+            continue
+        present = column.is_not_null() & (column != "--")
+        cells, ok = cells + int(present.sum()), ok + int((present & read.is_not_null()).sum())
+        if len(bad) < 3:
+            bad += column.filter(present & read.is_null()).head(3).to_list()
+    return ParseStats(time_cells=cells, time_parsed=ok, rows=rows, bad_time_examples=tuple(bad[:3]))
+
+
+def _to_naive(text: pl.Expr, fmt: str) -> pl.Expr:
+    return text.str.to_datetime(fmt, strict=False, exact=True, time_unit="us", cache=False)
+
+
+def _naive_times(columns: list[pl.Series], fmt: str) -> list[pl.Series]:
+    """The columns read with one format as naive datetimes (null where it does not match or the
+    year is outside 1900-2199, as :func:`dates.parse_local_datetimes` has it)."""
+    return _in_years(_per_column(columns, lambda c: _to_naive(c, fmt)))
+
+
+def _in_years(naive: list[pl.Series]) -> list[pl.Series]:
+    """Naive datetimes with the years outside 1900-2199 made null."""
+    lo, hi = _bounds(naive)
+    if lo is not None and not (1900 <= lo.year and hi.year <= 2199):
+        naive = _per_column(naive, lambda n: pl.when(n.dt.year().is_between(1900, 2199)).then(n))
+    return naive
+
+
+def _per_column(columns: list[pl.Series], expr: Callable[[pl.Expr], pl.Expr]) -> list[pl.Series]:
+    """``expr(pl.col(...))`` on each column; the columns of one length in one select (in parallel)."""
+    out: list[pl.Series] = list(columns)
+    groups: dict[int, list[int]] = {}
+    for i, column in enumerate(columns):
+        groups.setdefault(column.len(), []).append(i)
+    for group in groups.values():
+        frame = pl.DataFrame({f"c{i}": columns[i] for i in group})
+        frame = frame.select(expr(pl.col(f"c{i}")).alias(f"c{i}") for i in group)
+        for i in group:
+            out[i] = frame.get_column(f"c{i}")
+    return out
+
+
+def _bounds(naive: list[pl.Series]) -> tuple[datetime | None, datetime | None]:
+    los = [x for x in (n.min() for n in naive) if x is not None]
+    his = [x for x in (n.max() for n in naive) if x is not None]
+    return min(los, default=None), max(his, default=None)
+
+
+def _utc_times(columns: list[pl.Series], naive: list[pl.Series], timezone: str,
+               day_first: bool) -> tuple[list[pl.Series] | list[pl.Expr], bool]:
+    """Like :func:`dates.parse_local_datetimes` on the columns (which reads the cells the format of
+    ``naive`` did not), faster for columns in one of Zoom's formats: one pass per column. And True
+    when every non-blank cell was read and the zone's offset is fixed over them: then the columns
+    are expressions, converted in the caller's select (one pass fewer)."""
+    lo, hi = _bounds(naive)
+    if all(n.null_count() == c.null_count() for c, n in zip(columns, naive)) and (
+            lo is None or (hi - lo < timedelta(days=400) and _fixed_offset(lo.date(), hi.date(), timezone) is not None)):
+        return [_utc_expr(pl.lit(n), lo, hi, timezone).cast(UTC) for n in naive], True
+    parsed, pending = _per_column(naive, lambda n: _utc_expr(n, lo, hi, timezone).cast(UTC)), []
+    for column, times in zip(columns, naive):
+        if times.null_count() == column.null_count():  # every cell read (or blank)
+            pending.append(pl.Series([], dtype=pl.get_index_type()))
+        else:
+            pending.append((times.is_null() & column.is_not_null() & (column != "--")).arg_true())
+    if any(len(idx) for idx in pending):  # the rest, read as one series in file order
+        rest = dates.parse_local_datetimes(pl.concat([c.gather(idx) for c, idx in zip(columns, pending)]),
+                                           timezone=timezone, day_first=day_first)
+        offset = 0
+        for i, idx in enumerate(pending):
+            if len(idx):
+                parsed[i] = parsed[i].scatter(idx, rest.slice(offset, len(idx)))
+                offset += len(idx)
+    return parsed, False
 
 
 def _local_date(moment: datetime, timezone: str) -> date:
@@ -739,33 +862,41 @@ def _head_time_cells(text: _Text, layout: _Layout):
 _SMALL_TABLE_BYTES: Final = 16384
 
 
-def _read_table(text: _Text, table: _Table, source: str) -> tuple[pl.DataFrame, list[str]]:
+def _read_table(text: _Text, table: _Table, source: str,
+                with_answers: bool = False) -> tuple[pl.DataFrame, list[str], dict[str, bool] | None]:
     """The table's rows as String columns c0..cN plus ``line`` (1-based physical line), cells
-    stripped, blank -> null, blank rows dropped; and the header padded to the columns read.
+    stripped, blank -> null, blank rows dropped; the header padded to the columns read; and for a
+    large table read ``with_answers``, whether each answer column (see :func:`_map_columns`) may
+    hold characters to escape in JSON (else None).
 
     The number of columns is the header line's (padding included); longer rows are cut to it,
     shorter ones filled with nulls."""
     first, end = table.header_k + 1, table.end_k
     start, stop = text.offset(first), text.offset(end)
     if not table.header or first >= end or _NOT_BLANK.search(text.data, start, stop) is None:
-        return pl.DataFrame(schema={"line": pl.Int64, **{f"c{i}": pl.String for i in range(len(table.header))}}), table.header
-    if stop - start < _SMALL_TABLE_BYTES:
-        df = _read_small_table(text.data[text.offset(table.header_k):stop], first)
+        empty = pl.DataFrame(schema={"line": pl.Int64, **{f"c{i}": pl.String for i in range(len(table.header))}})
+        return empty, table.header, None
+    small = stop - start < _SMALL_TABLE_BYTES
+    if small:
+        df, to_escape = _read_small_table(text.data[text.offset(table.header_k):stop], first), None
     else:
-        df = _read_large_table(text, table, source)
+        df, to_escape = _read_large_table(text, table, source, with_answers)
     names = [c for c in df.columns if c != "line"]
     header = (table.header + [""] * len(names))[: len(names)]
+    if small or any(df.get_column(c).null_count() == 0 for c in names):  # no blank row
+        return df, header, to_escape
     keep = df.select(pl.any_horizontal(pl.col(c).is_not_null() for c in names)).to_series()
     n_keep = int(keep.sum())
     if n_keep == df.height:
-        return df, header
+        return df, header, to_escape
     if keep.head(n_keep).all():  # blank rows only at the end (blank lines / padding before the next section)
-        return df.head(n_keep), header
-    return df.filter(keep), header
+        return df.head(n_keep), header, to_escape
+    return df.filter(keep), header, to_escape
 
 
 def _read_small_table(chunk: bytes, first: int) -> pl.DataFrame:
-    """:func:`_read_table` with the csv module (``chunk`` starts with the header line)."""
+    """:func:`_read_table` with the csv module (``chunk`` starts with the header line), without
+    blank rows."""
     try:
         body = chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -774,15 +905,17 @@ def _read_small_table(chunk: bytes, first: int) -> pl.DataFrame:
     width = len(next(reader))
     lines, rows, prev = [], [], reader.line_num
     for row in reader:
-        lines.append(first + prev)
-        prev = reader.line_num
+        line, prev = first + prev, reader.line_num
         cells = [c.strip() or None for c in row[:width]]
-        rows.append(cells + [None] * (width - len(cells)))
+        if any(cells):  # blank rows are dropped
+            lines.append(line)
+            rows.append(cells + [None] * (width - len(cells)))
     columns = {"line": lines, **{f"c{i}": [r[i] for r in rows] for i in range(width)}}
     return pl.DataFrame(columns, schema={"line": pl.Int64, **{f"c{i}": pl.String for i in range(width)}})
 
 
-def _read_large_table(text: _Text, table: _Table, source: str) -> pl.DataFrame:
+def _read_large_table(text: _Text, table: _Table, source: str,
+                      with_answers: bool) -> tuple[pl.DataFrame, dict[str, bool] | None]:
     """:func:`_read_table` with polars' CSV reader, from the header line."""
     first, end = table.header_k + 1, table.end_k
     start, stop = text.offset(first), text.offset(end)
@@ -797,7 +930,8 @@ def _read_large_table(text: _Text, table: _Table, source: str) -> pl.DataFrame:
             f"({_clip(str(exc), 120)}). {_REDOWNLOAD}", source) from exc
     names = [f"c{i}" for i in range(df.width)]
     df.columns = names
-    if df.height == end - first:
+    multiline = df.height != end - first
+    if not multiline:
         lines = pl.int_range(first + 1, end + 1, dtype=pl.Int64, eager=True)
     else:  # quoted cells spanning lines: number the records with the csv module
         body = text.data[start:stop].replace(b"\r\n", b"\n").decode("utf-8", "replace")
@@ -806,7 +940,53 @@ def _read_large_table(text: _Text, table: _Table, source: str) -> pl.DataFrame:
             numbers.append(first + 1 + prev)
             prev = reader.line_num
         lines = pl.Series((numbers + numbers[-1:] * df.height)[: df.height], dtype=pl.Int64)
-    return df.select(pl.lit(lines).alias("line"), *(pl.col(c).str.strip_chars().replace("", None) for c in names))
+    # Stripping every cell costs more than reading the file: only the columns where a cell starts with a byte
+    # <= " " (a space...) or is empty (from a test on the cells) or may end with a space (from the bytes) are.
+    # In the same pass: the answer cells to escape in JSON (testing them before stripping gives the same
+    # answer: stripping removes whitespace, after which escaping is a no-op).
+    answers = [c for c, _ in _map_columns((table.header + [""] * df.width)[: df.width])[1]] if with_answers else []
+    tests = [pl.col(c).str.contains_any(_JSON_SPECIAL).any().alias(f"json {c}") for c in answers]
+    ends = None if multiline else _rows_ending_in_space(text.data, start, stop, text.starts[first:end])
+    if ends is not None:
+        ends_in_space = (lambda c: pl.col(c).gather(ends).str.ends_with(" ").any()) if len(ends) else (lambda c: False)
+        tests = [((pl.col(c) < "!").any() | ends_in_space(c)).alias(c) for c in names] + tests
+    tested = df.select(tests).row(0, named=True) if tests else {}
+    strip = names if ends is None else [c for c in names if tested[c]]
+    df = df.select(pl.lit(lines).alias("line"), *(pl.col(c).str.strip_chars().replace("", None) if c in strip else pl.col(c)
+                                                   for c in names))
+    return df, {c: tested[f"json {c}"] for c in answers} if with_answers else None
+
+
+# a space before one of these ends a cell (unquoted, or inside its quotes)
+_CELL_END: Final = np.zeros(256, dtype=bool)
+_CELL_END[[ord(","), ord('"'), ord("\r"), ord("\n")]] = True
+# the UTF-8 forms of the non-ASCII characters str.strip_chars() removes (U+0085, U+00A0, U+1680,
+# U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000)
+_UNICODE_SPACES: Final = re.compile(
+    rb"\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
+
+
+def _rows_ending_in_space(data: bytes, start: int, stop: int, line_starts: np.ndarray) -> np.ndarray | None:
+    """The rows (0-based; one per line, no cell spans lines) of CSV rows ``data[start:stop]`` where
+    a cell may end in a space (a space before a delimiter, quote or line end), or None when cells
+    may start or end with another kind of whitespace (tab, non-ASCII space): then every column is
+    stripped."""
+    chunk = np.frombuffer(data, dtype=np.uint8, count=stop - start, offset=start)
+    if not len(chunk) or data.find(b"\t", start, stop) != -1 or (
+            chunk.max() >= 128 and _UNICODE_SPACES.search(memoryview(data)[start:stop]) is not None):
+        return None
+    # a space followed by a byte <= "," (then checked exactly), block by block: no large temporaries
+    n, found = len(chunk) - 1, [np.flatnonzero(chunk[-1:] == 32) + len(chunk) - 1]
+    space, low = np.empty(min(n, _BLOCK), dtype=bool), np.empty(min(n, _BLOCK), dtype=bool)
+    for s in range(0, n, _BLOCK):
+        k = min(n - s, _BLOCK)
+        np.equal(chunk[s:s + k], 32, out=space[:k])
+        np.less_equal(chunk[s + 1:s + k + 1], 44, out=low[:k])
+        np.logical_and(space[:k], low[:k], out=space[:k])
+        if space[:k].any():
+            hits = np.flatnonzero(space[:k]) + s
+            found.append(hits[_CELL_END[chunk[hits + 1]]])
+    return np.unique(np.searchsorted(line_starts - start, np.concatenate(found), side="right") - 1)
 
 
 def _map_columns(header: list[str]) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -828,6 +1008,9 @@ def _map_columns(header: list[str]) -> tuple[dict[str, str], list[tuple[str, str
     return fields, answers
 
 
+_JSON_SPECIAL: Final = ["\\", '"', "\n", "\r", "\t"]  # what _json_escape escapes
+
+
 def _json_escape(expr: pl.Expr) -> pl.Expr:
     """The body of a JSON string as json.dumps writes it (cells hold no control characters but
     tabs and the line breaks of multi-line cells)."""
@@ -836,36 +1019,70 @@ def _json_escape(expr: pl.Expr) -> pl.Expr:
     return expr
 
 
-def _raw_frame(df: pl.DataFrame, header: list[str], section: str, wanted: tuple[str, ...],
-               with_answers: bool) -> tuple[pl.DataFrame, list[str]]:
+def _raw_frame(df: pl.DataFrame, header: list[str], section: str, wanted: tuple[str, ...], with_answers: bool,
+               to_escape: dict[str, bool] | None = None) -> tuple[pl.DataFrame, pl.LazyFrame | None, list[str]]:
     """``line``, ``section`` and the ``wanted`` fields as text (null if the file has no such
-    column); with ``answers``: every other non-blank cell as a JSON object keyed by header."""
+    column); with ``answers``: a query for every other non-blank cell as a JSON object keyed by
+    header (run later, in parallel with other work; None: no such cell) and the custom questions
+    (``to_escape``: which answer columns may need escaping in JSON, when already known)."""
     fields, answer_cols = _map_columns(header)
     exprs = [pl.col("line"), pl.lit(section).alias("section")]
     exprs += [(pl.col(fields[f]) if f in fields else pl.lit(None, pl.String)).alias(f) for f in wanted]
+    frame = df.select(exprs)
     if not with_answers:
-        return df.select(exprs), []
+        return frame, None, []
     questions = [k for _, k in answer_cols if _norm(k) not in _STANDARD_OPTIONAL and not k.startswith("column ")]
     used = [(c, k) for c, k in answer_cols if df.get_column(c).null_count() < df.height]
-    special = df.select(pl.col(c).str.contains(r'[\\"\n\r\t]').any() for c, _ in used).row(0) if used else ()
-    # '"key": "value"' per non-null cell (null stays null and is skipped), joined; "{}" -> null
-    parts = [pl.concat_str(pl.lit(json.dumps(k, ensure_ascii=False) + ': "'), _json_escape(pl.col(c)) if esc else pl.col(c),
-                           pl.lit('"')) for (c, k), esc in zip(used, special)]
-    if parts:
-        body = pl.concat_str(parts, separator=", ", ignore_nulls=True)
-        exprs.append(pl.concat_str(pl.lit("{"), body, pl.lit("}")).replace("{}", None).alias("answers"))
+    if not used:
+        return frame, None, questions
+    if to_escape is None:
+        escape = df.select(pl.col(c).str.contains_any(_JSON_SPECIAL).any() for c, _ in used).row(0)
     else:
-        exprs.append(pl.lit(None, pl.String).alias("answers"))
-    return df.select(exprs), questions
+        escape = [to_escape[c] for c, _ in used]
+    values = [_json_escape(pl.col(c)) if esc else pl.col(c) for (c, _), esc in zip(used, escape)]
+    keys = [json.dumps(k, ensure_ascii=False) for _, k in used]
+    if not any(df.get_column(c).null_count() for c, _ in used):  # every row has every answer: one concat
+        openers = [pl.lit(("{" if i == 0 else '", ') + key + ': "') for i, key in enumerate(keys)]
+        answers = pl.concat_str(*(e for pair in zip(openers, values) for e in pair), pl.lit('"}'))
+    else:  # '"key": "value"' per non-null cell (null stays null and is skipped), joined; "{}" -> null
+        body = pl.concat_str([pl.concat_str(pl.lit(key + ': "'), value, pl.lit('"')) for key, value in zip(keys, values)],
+                             separator=", ", ignore_nulls=True)
+        answers = pl.concat_str(pl.lit("{"), body, pl.lit("}")).replace("{}", None)
+    return frame, df.lazy().select(answers.alias("answers")), questions
 
 
-def _yes_no(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, pl.Expr]:
-    """Yes/No text -> Boolean (other text -> null), per column: plain comparisons when the column
-    holds only "Yes" / "No" (Zoom's spelling), else a case-insensitive mapping (y/n, true/false)."""
-    plain = frame.select(
-        (pl.col(c).is_in(["Yes", "No"]) | pl.col(c).is_null()).all().alias(c) for c in columns).row(0) if frame.height else [True] * len(columns)
+_FLAG_COLUMNS: Final = ("attended", "is_guest", "in_waiting_room")
+
+
+def _audience_pass(audience: pl.DataFrame, parts: list[pl.DataFrame], answer_queries: list[pl.LazyFrame | None],
+                   fmt: str | None) -> tuple[pl.DataFrame, list[bool], bool]:
+    """One parallel pass over the audience as text (made of ``parts``, each with its query for
+    the answers, see :func:`_raw_frame`): the answers, approval status in lower case, minutes as
+    numbers and, with ``fmt``, the times as naive datetimes (not yet checked for their years);
+    which Yes/No columns hold only "Yes", "No" or nothing (see :func:`_yes_no`); and whether a
+    phone number has a dot (see :func:`_warnings`)."""
+    converted = {"approval_status": pl.col("approval_status").str.to_lowercase(),
+                 "minutes": pl.col("minutes").cast(pl.Float64, strict=False)}
+    if fmt:
+        converted |= {f: _to_naive(pl.col(f), fmt) for f in _TIME_FIELDS}
+    tests = [((pl.col(c) == "Yes") | (pl.col(c) == "No") | pl.col(c).is_null()).all().alias(c) for c in _FLAG_COLUMNS]
+    tests.append(pl.col("phone").str.contains(".", literal=True).any().alias("dotted phones"))
+    frame, tested, *answered = pl.collect_all(
+        [audience.lazy().select(**converted), audience.lazy().select(tests), *(q for q in answer_queries if q is not None)])
+    answered_parts = iter(answered)
+    answers = [next(answered_parts).to_series() if q is not None
+               else pl.repeat(None, part.height, dtype=pl.String, eager=True) for part, q in zip(parts, answer_queries)]
+    frame = frame.with_columns(answers=pl.concat(answers) if answers else pl.Series([], dtype=pl.String))
+    *yes_no_only, dotted = tested.row(0)
+    return frame, yes_no_only, bool(dotted)
+
+
+def _yes_no(yes_no_only: list[bool]) -> dict[str, pl.Expr]:
+    """Yes/No text -> Boolean (other text -> null), per column of :data:`_FLAG_COLUMNS`: plain
+    comparisons when the column holds only "Yes" / "No" (Zoom's spelling), else a case-insensitive
+    mapping (y/n, true/false)."""
     out = {}
-    for c, only_yes_no in zip(columns, plain):
+    for c, only_yes_no in zip(_FLAG_COLUMNS, yes_no_only):
         if only_yes_no:
             out[c] = pl.when(pl.col(c) == "Yes").then(True).when(pl.col(c) == "No").then(False)
         else:
@@ -904,80 +1121,75 @@ def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> 
             f"probably cut short or the file was edited. {_REDOWNLOAD}", source)
 
     # ---- tables, as text
-    staff_parts, audience_parts, questions = [], [], []
+    staff_parts, audience_parts, answer_queries, questions, sections = [], [], [], [], set()
     for t in layout.tables:
         if t.section in ("host", "panelist") and kind == "attendee":
-            df, header = _read_table(text, t, source)
+            df, header, _ = _read_table(text, t, source)
             staff_parts.append(_raw_frame(df, header, t.section, _RAW_STAFF, False)[0].rename({"section": "role"}))
         elif (t.section in _AUDIENCE_SECTIONS and not meeting and (t.section != "other_attended" or kind == "attendee")) or (
                 t.section == "participants" and meeting):
-            df, header = _read_table(text, t, source)
-            raw, qs = _raw_frame(df, header, t.section, _RAW_AUDIENCE, True)
+            df, header, to_escape = _read_table(text, t, source, with_answers=True)
+            raw, answers, qs = _raw_frame(df, header, t.section, _RAW_AUDIENCE, True, to_escape)
             audience_parts.append(raw)
+            answer_queries.append(answers)
+            if df.height:
+                sections.add(t.section)
             questions += [q for q in qs if q not in questions]
     audience = pl.concat(audience_parts) if audience_parts else pl.DataFrame(
-        schema={"line": pl.Int64, "section": pl.String, **dict.fromkeys(_RAW_AUDIENCE, pl.String), "answers": pl.String})
+        schema={"line": pl.Int64, "section": pl.String, **dict.fromkeys(_RAW_AUDIENCE, pl.String)})
     staff = pl.concat(staff_parts) if staff_parts else pl.DataFrame(
         schema={"line": pl.Int64, "role": pl.String, **dict.fromkeys(_RAW_STAFF, pl.String)})
 
     # ---- day-first, once for the file
     summary, by_norm, start_cell = _summary(layout, kind)
     summary_cells = [layout.generated or ""] + [v for h, v in by_norm.items() if h in _SUMMARY_TIME_COLUMNS]
-    table_times = pl.concat([staff.get_column("join_at"), staff.get_column("leave_at"),
-                             *(audience.get_column(f) for f in _TIME_FIELDS)])
+    columns = [staff.get_column("join_at"), staff.get_column("leave_at"), *(audience.get_column(f) for f in _TIME_FIELDS)]
     default_day_first = _native_default(summary_cells, default_day_first)
     hint = None
     if start_cell[:1].isalpha():  # "Mar 28, 2020 ...": its date does not depend on the decision
         named = _parse_one(start_cell, timezone, default_day_first)
         hint = _local_date(named, timezone) if named else None
-    heads = pl.concat([pl.Series(summary_cells, dtype=pl.String), table_times]).str.slice(0, 10).unique()
-    try:
-        numeric = any(_NUMERIC_DATE.match(h) for h in heads.drop_nulls().to_list())
-        day_first = dates.detect_day_first(heads, default_day_first, hint=hint) if numeric else default_day_first
-    except ValueError as exc:
-        raise ZoomReportError(
-            "inconsistent_dates",
-            f"The dates in this file mix day-first and month-first formats ({exc}). The file was probably edited in "
-            f"Excel. {_NO_EXCEL}", source) from exc
+    sample = _time_sample(columns)
+    fmt = _month_name_format(sample)
+    converted, yes_no_only, dotted_phones = _audience_pass(audience, audience_parts, answer_queries, fmt)
+    naive = None
+    if fmt:  # read before the decision, which then only looks at the cells the format did not read
+        staff_times = _per_column(columns[:2], lambda c: _to_naive(c, fmt))
+        naive = _in_years([*staff_times, *(converted.get_column(f) for f in _TIME_FIELDS)])
+    unread = columns if naive is None else [
+        c.filter(n.is_null() & c.is_not_null()) for c, n in zip(columns, naive) if n.null_count() > c.null_count()]
+    day_first = _file_day_first(summary_cells, unread, default_day_first, hint, source)
     start = _start(start_cell, kind, source, timezone, day_first)
 
     # ---- times and types
-    parsed = _parse_times(table_times, timezone, day_first)
+    if naive is None:
+        naive = _naive_times(columns, _best_format(sample, day_first)[0])
+    parsed, all_read = _utc_times(columns, naive, timezone, day_first)
     summary_parsed = [_parse_one(c, timezone, day_first) for c in summary_cells]
-    summary_bad = [c for c, p in zip(summary_cells, summary_parsed) if c and c != "--" and p is None]
-    present = pl.col("v").is_not_null() & (pl.col("v") != "--")
-    cells, ok, bad = pl.DataFrame({"v": table_times, "p": parsed}).select(
-        cells=present.sum(), ok=(present & pl.col("p").is_not_null()).sum(),
-        bad=pl.col("v").filter(present & pl.col("p").is_null()).head(3).implode()).row(0)
-    stats = ParseStats(
-        time_cells=cells + sum(1 for c in summary_cells if c and c != "--"),
-        time_parsed=ok + sum(p is not None for p in summary_parsed),
-        rows=audience.height,
-        bad_time_examples=tuple((summary_bad + bad)[:3]),
-    )
-    n_staff, n_aud = staff.height, audience.height
+    stats = _time_stats(summary_cells, summary_parsed, columns, naive if all_read else parsed, audience.height)
     staff = staff.select(
         pl.col("line"), pl.col("role"), pl.col("display_name"), pl.col("email"),
-        join_at=parsed.slice(0, n_staff), leave_at=parsed.slice(n_staff, n_staff),
+        join_at=parsed[0], leave_at=parsed[1],
         minutes=pl.col("minutes").cast(pl.Float64, strict=False))
-    flags = _yes_no(audience, ("attended", "is_guest", "in_waiting_room"))
-    waiting, sections = flags["in_waiting_room"], set(audience.get_column("section").unique())
+    flags = _yes_no(yes_no_only)
+    waiting = flags["in_waiting_room"]
     if kind == "registration":
         attended = pl.lit(None, pl.Boolean)
     elif sections <= {"participants"}:
         attended = ~waiting.fill_null(False)  # waiting-room time is not time in the meeting
     elif sections <= {"other_attended"}:
         attended = pl.lit(True)
+    elif "other_attended" not in sections:
+        attended = flags["attended"]
     else:
         attended = pl.when(pl.col("section") == "other_attended").then(True).otherwise(flags["attended"])
     audience = audience.select(
         pl.col("line"), pl.col("section"), attended.alias("attended"),
         *(pl.col(c) for c in ("display_name", "first_name", "last_name", "email", "phone")),
-        registered_at=parsed.slice(2 * n_staff, n_aud), approval_status=pl.col("approval_status").str.to_lowercase(),
-        join_at=parsed.slice(2 * n_staff + n_aud, n_aud), leave_at=parsed.slice(2 * n_staff + 2 * n_aud, n_aud),
-        minutes=pl.col("minutes").cast(pl.Float64, strict=False), is_guest=flags["is_guest"],
-        in_waiting_room=waiting,
-        **{c: pl.col(c) for c in ("country", "city", "source_name", "attendance_type", "answers")},
+        registered_at=parsed[2], approval_status=converted.get_column("approval_status"),
+        join_at=parsed[3], leave_at=parsed[4], minutes=converted.get_column("minutes"), is_guest=flags["is_guest"],
+        in_waiting_room=waiting, **{c: pl.col(c) for c in ("country", "city", "source_name", "attendance_type")},
+        answers=converted.get_column("answers"),
     )
 
     # ---- summary values
@@ -1001,11 +1213,11 @@ def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> 
         generated_at=summary_parsed[0], session_date=_local_date(start, timezone),
         host_email=((by_norm.get("user email") or "").strip().lower() or None) if meeting else None,
         day_first=day_first, summary=summary, staff=staff, audience=audience, custom_questions=tuple(questions),
-        stats=stats, warnings=_warnings(audience, text, stats),
+        stats=stats, warnings=_warnings(audience, text, stats, dotted_phones),
     )
 
 
-def _warnings(audience: pl.DataFrame, text: _Text, stats: ParseStats) -> tuple[str, ...]:
+def _warnings(audience: pl.DataFrame, text: _Text, stats: ParseStats, dotted_phones: bool) -> tuple[str, ...]:
     out = []
     if text.encoding == "cp1252":
         out.append("The file is not UTF-8 (it was probably re-saved in Excel); it was read as Windows-1252 text.")
@@ -1014,9 +1226,9 @@ def _warnings(audience: pl.DataFrame, text: _Text, stats: ParseStats) -> tuple[s
     if text.removed:
         out.append(f"{_plural(text.removed, 'invisible control character was', 'invisible control characters were')} "
                    "removed (such as a NUL byte inside a name).")
-    phones = audience.get_column("phone").drop_nulls()
-    phones = phones.filter(phones.str.contains(".", literal=True))  # both Excel forms have a dot
-    if phones.len():
+    if dotted_phones:  # both Excel forms have a dot
+        phones = audience.get_column("phone")
+        phones = phones.filter(phones.str.contains(".", literal=True))
         sci, flt = pl.DataFrame({"p": phones}).select(
             pl.col("p").str.contains(_SCI_PHONE).sum(), pl.col("p").str.contains(_FLOAT_PHONE).sum().alias("f")).row(0)
         if sci:
