@@ -320,10 +320,11 @@ def _file_names(people: pl.DataFrame, by_session: dict[str, list[ZoomReport]]) -
     return pl.DataFrame(rows, schema={"session_key": pl.String, "files": pl.Int64, "source_files": pl.String}, orient="row")
 
 
-def _map_distinct(frame: pl.DataFrame, column: str, clean, *, out: str | None = None) -> pl.DataFrame:
-    """``clean`` (an expression builder) applied once per distinct value of ``column``."""
+def _map_distinct(frame: pl.DataFrame, column: str, clean, *, out: str | None = None, where: pl.Expr | None = None) -> pl.DataFrame:
+    """``clean`` (an expression builder) applied once per distinct value of ``column`` (of the
+    rows ``where`` selects, if given; other values map to null)."""
     out = out or column
-    distinct = frame.select(pl.col(column).unique())
+    distinct = (frame if where is None else frame.filter(where)).select(pl.col(column).unique())
     mapping = distinct.with_columns(clean(pl.col(column)).alias(f"__{out}"))
     joined = frame.join(mapping, on=column, how="left", nulls_equal=True, maintain_order="left")
     return joined.with_columns(pl.col(f"__{out}").alias(out)).drop(f"__{out}")
@@ -361,7 +362,12 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
     # Names are cleaned once per distinct value (first names, last names and cities repeat a lot).
     df = _map_distinct(df, "first_name", proper_case_expr)
     df = _map_distinct(df, "last_name", proper_case_expr)
-    df = _map_distinct(df, "display_name", clean_display_name_expr, out="shown")
+    # The displayed name only matters where the file gives no first/last name (meetings, walk-ins).
+    nameless = pl.col("first_name").is_null() & pl.col("last_name").is_null()
+    if df.select(nameless.any()).item():
+        df = _map_distinct(df, "display_name", clean_display_name_expr, out="shown", where=nameless)
+    else:
+        df = df.with_columns(shown=pl.lit(None, dtype=pl.String))
     df = df.with_columns(
         name=pl.coalesce(
             pl.concat_str([pl.col("first_name"), pl.col("last_name")], separator=" ", ignore_nulls=True).replace("", None),
@@ -371,8 +377,6 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
 
     staff_emails, staff_names = _staff_emails(reports), _staff_names(reports)
     df = df.with_columns(is_staff=_staff_flags(df, staff_emails, staff_names, config))
-    staff_excluded = df.filter("is_staff").group_by("session_key").agg(staff_excluded=pl.len())
-    df = df.filter(~pl.col("is_staff"))
 
     # Identity: phone, else the phone another row gives the same email, else email, else name, else the row.
     no_phone = df.filter(pl.col("phone_key").is_null() & pl.col("email").is_not_null()).select("session_key", "email").unique()
@@ -428,13 +432,17 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
         is_guest=first("is_guest"),
         answers=first("answers"),
         files=pl.col("file_bit").bitwise_or(),
+        is_staff=pl.col("is_staff").any(),
     ).with_row_index("pid")
+    # A person any of whose rows is a host's or panelist's is staff, not audience.
+    staff_excluded = people.filter("is_staff").group_by("session_key").agg(staff_excluded=pl.len())
+    people = people.filter(~pl.col("is_staff"))
     people = people.join(_file_names(people, by_session), on=["session_key", "files"], how="left", maintain_order="left")
     people = _map_distinct(people, "city", proper_case_expr)
     people = people.with_columns(
         pl.col("source_name", "country").str.strip_chars().replace("", None),
     )
-    timed = df.filter(pl.col("attended_row") & pl.col("join_at").is_not_null() & pl.col("leave_at").is_not_null() & (pl.col("leave_at") >= pl.col("join_at")))
+    timed = df.filter(~pl.col("is_staff") & pl.col("attended_row") & pl.col("join_at").is_not_null() & pl.col("leave_at").is_not_null() & (pl.col("leave_at") >= pl.col("join_at")))
     timed = timed.select(*keys, "join_at", "leave_at").join(people.select(*keys, "pid"), on=keys, how="left")
     unions = _union_seconds(timed)
     people = people.join(unions, on="pid", how="left", maintain_order="left").join(sessions, on="session_key", how="left", maintain_order="left")
