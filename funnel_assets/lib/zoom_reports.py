@@ -183,7 +183,6 @@ _ZOOM_TABLE_HEADERS: Final = frozenset({
     "duration (minutes)", "total duration (minutes)", "attended", "is guest", "user email",
 })
 
-_BLOCK: Final = 1 << 20  # bytes per step of a numpy pass over a whole file or table
 _CONTROL_BYTES: Final = bytes(c for c in range(32) if c not in (9, 10, 13)) + b"\x7f"
 _ONLY_BLANK: Final = re.compile(rb"(?:\xef\xbb\xbf|\xff\xfe|\xfe\xff)?[\s\x00,;]*\Z")
 _NOT_BLANK: Final = re.compile(rb'[^\s,"]')
@@ -758,6 +757,7 @@ def _per_column(columns: list[pl.Series], expr: Callable[[pl.Expr], pl.Expr]) ->
 
 
 def _bounds(naive: list[pl.Series]) -> tuple[datetime | None, datetime | None]:
+    """The earliest and latest datetime of the columns (None if all are null)."""
     los = [x for x in (n.min() for n in naive) if x is not None]
     his = [x for x in (n.max() for n in naive) if x is not None]
     return min(los, default=None), max(his, default=None)
@@ -957,6 +957,7 @@ def _read_large_table(text: _Text, table: _Table, source: str,
     return df, {c: tested[f"json {c}"] for c in answers} if with_answers else None
 
 
+_BLOCK: Final = 1 << 20  # bytes per step of a numpy pass over a table (no temporaries as large as the table)
 # a space before one of these ends a cell (unquoted, or inside its quotes)
 _CELL_END: Final = np.zeros(256, dtype=bool)
 _CELL_END[[ord(","), ord('"'), ord("\r"), ord("\n")]] = True
@@ -975,7 +976,7 @@ def _rows_ending_in_space(data: bytes, start: int, stop: int, line_starts: np.nd
     if not len(chunk) or data.find(b"\t", start, stop) != -1 or (
             chunk.max() >= 128 and _UNICODE_SPACES.search(memoryview(data)[start:stop]) is not None):
         return None
-    # a space followed by a byte <= "," (then checked exactly), block by block: no large temporaries
+    # a space followed by a byte <= "," (then checked exactly), block by block
     n, found = len(chunk) - 1, [np.flatnonzero(chunk[-1:] == 32) + len(chunk) - 1]
     space, low = np.empty(min(n, _BLOCK), dtype=bool), np.empty(min(n, _BLOCK), dtype=bool)
     for s in range(0, n, _BLOCK):
@@ -1023,8 +1024,8 @@ def _raw_frame(df: pl.DataFrame, header: list[str], section: str, wanted: tuple[
                to_escape: dict[str, bool] | None = None) -> tuple[pl.DataFrame, pl.LazyFrame | None, list[str]]:
     """``line``, ``section`` and the ``wanted`` fields as text (null if the file has no such
     column); with ``answers``: a query for every other non-blank cell as a JSON object keyed by
-    header (run later, in parallel with other work; None: no such cell) and the custom questions
-    (``to_escape``: which answer columns may need escaping in JSON, when already known)."""
+    header (run later, in parallel with other work) and the custom questions (``to_escape``:
+    which answer columns may need escaping in JSON, when already known)."""
     fields, answer_cols = _map_columns(header)
     exprs = [pl.col("line"), pl.lit(section).alias("section")]
     exprs += [(pl.col(fields[f]) if f in fields else pl.lit(None, pl.String)).alias(f) for f in wanted]
@@ -1034,7 +1035,7 @@ def _raw_frame(df: pl.DataFrame, header: list[str], section: str, wanted: tuple[
     questions = [k for _, k in answer_cols if _norm(k) not in _STANDARD_OPTIONAL and not k.startswith("column ")]
     used = [(c, k) for c, k in answer_cols if df.get_column(c).null_count() < df.height]
     if not used:
-        return frame, None, questions
+        return frame, df.lazy().select(answers=pl.repeat(None, pl.len(), dtype=pl.String)), questions
     if to_escape is None:
         escape = df.select(pl.col(c).str.contains_any(_JSON_SPECIAL).any() for c, _ in used).row(0)
     else:
@@ -1054,25 +1055,22 @@ def _raw_frame(df: pl.DataFrame, header: list[str], section: str, wanted: tuple[
 _FLAG_COLUMNS: Final = ("attended", "is_guest", "in_waiting_room")
 
 
-def _audience_pass(audience: pl.DataFrame, parts: list[pl.DataFrame], answer_queries: list[pl.LazyFrame | None],
+def _audience_pass(audience: pl.DataFrame, answer_queries: list[pl.LazyFrame],
                    fmt: str | None) -> tuple[pl.DataFrame, list[bool], bool]:
-    """One parallel pass over the audience as text (made of ``parts``, each with its query for
-    the answers, see :func:`_raw_frame`): the answers, approval status in lower case, minutes as
-    numbers and, with ``fmt``, the times as naive datetimes (not yet checked for their years);
-    which Yes/No columns hold only "Yes", "No" or nothing (see :func:`_yes_no`); and whether a
-    phone number has a dot (see :func:`_warnings`)."""
+    """One parallel pass over the audience as text (with the queries for the answers of its parts,
+    see :func:`_raw_frame`): the answers, approval status in lower case, minutes as numbers and,
+    with ``fmt``, the times as naive datetimes (not yet checked for their years); which Yes/No
+    columns hold only "Yes", "No" or nothing (see :func:`_yes_no`); and whether a phone number has
+    a dot (see :func:`_warnings`)."""
     converted = {"approval_status": pl.col("approval_status").str.to_lowercase(),
                  "minutes": pl.col("minutes").cast(pl.Float64, strict=False)}
     if fmt:
         converted |= {f: _to_naive(pl.col(f), fmt) for f in _TIME_FIELDS}
     tests = [((pl.col(c) == "Yes") | (pl.col(c) == "No") | pl.col(c).is_null()).all().alias(c) for c in _FLAG_COLUMNS]
     tests.append(pl.col("phone").str.contains(".", literal=True).any().alias("dotted phones"))
-    frame, tested, *answered = pl.collect_all(
-        [audience.lazy().select(**converted), audience.lazy().select(tests), *(q for q in answer_queries if q is not None)])
-    answered_parts = iter(answered)
-    answers = [next(answered_parts).to_series() if q is not None
-               else pl.repeat(None, part.height, dtype=pl.String, eager=True) for part, q in zip(parts, answer_queries)]
-    frame = frame.with_columns(answers=pl.concat(answers) if answers else pl.Series([], dtype=pl.String))
+    queries = [audience.lazy().select(**converted), audience.lazy().select(tests), *answer_queries]
+    frame, tested, *answers = pl.collect_all(queries)
+    frame = frame.with_columns(answers=pl.concat(answers).to_series() if answers else pl.Series([], dtype=pl.String))
     *yes_no_only, dotted = tested.row(0)
     return frame, yes_no_only, bool(dotted)
 
@@ -1151,7 +1149,7 @@ def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> 
         hint = _local_date(named, timezone) if named else None
     sample = _time_sample(columns)
     fmt = _month_name_format(sample)
-    converted, yes_no_only, dotted_phones = _audience_pass(audience, audience_parts, answer_queries, fmt)
+    converted, yes_no_only, dotted_phones = _audience_pass(audience, answer_queries, fmt)
     naive = None
     if fmt:  # read before the decision, which then only looks at the cells the format did not read
         staff_times = _per_column(columns[:2], lambda c: _to_naive(c, fmt))

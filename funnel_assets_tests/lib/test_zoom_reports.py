@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from funnel_assets.lib.zoom_reports import (
     AUDIENCE_SCHEMA,
@@ -453,6 +454,105 @@ def test_small_and_large_tables_are_read_the_same_way(monkeypatch):
         large = parse(name)
         assert small.audience.equals(large.audience) and small.staff.equals(large.staff), name
         assert small.stats == large.stats and small.custom_questions == large.custom_questions, name
+
+
+_BIG_HEADER = ["Attended", "User Name (Original Name)", "First Name", "Last Name", "Email", "Phone", "Registration Time",
+               "Approval Status", "Join Time", "Leave Time", "Time in Session (minutes)", "Is Guest",
+               "Are you a student, working professional or other?", "Current qualification", "Country/Region Name", "Source Name"]
+
+
+def _big_attendee_report(quirk, *, start: datetime = datetime(2025, 3, 14, 19, 0), rows: int = 400,
+                         fmt: str = "%b %d, %Y %H:%M:%S") -> bytes:
+    """An Attendee Report large enough for polars' CSV reader; ``quirk(i, cells)`` edits row i."""
+    import random
+
+    r = random.Random(7)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerows([["Attendee Report"], ["Report Generated Time", (start + timedelta(hours=3)).strftime(fmt)], [],
+                 ["Topic", "Webinar ID", "Actual Start Time", "Actual Duration (minutes)", "# Registrants", "Enable Registration"],
+                 ["ACCA Career Webinar", "847 5984 1045", start.strftime(fmt), "90", str(rows), "Yes"], [],
+                 ["Host Details"], ["Attended", "User Name (Original Name)", "Email", "Join Time", "Leave Time", "Time in Session (minutes)"],
+                 ["Yes", "Ankit Verma", "ankit@finedge.in", (start - timedelta(minutes=10)).strftime(fmt),
+                  (start + timedelta(minutes=95)).strftime(fmt), "105"], [], ["Attendee Details"], _BIG_HEADER])
+    for i in range(rows):
+        first, last = r.choice(("Priya", "Rohan", "Kavya", "Arjun")), r.choice(("Sharma", "Iyer", "Nair", "Rao"))
+        joined = r.random() < 0.6
+        join = start + timedelta(seconds=r.randint(0, 3600))
+        leave = join + timedelta(seconds=r.randint(300, 3000))
+        cells = ["Yes" if joined else "No", f"{first} {last}", first, last, f"{first.lower()}.{last.lower()}{i}@gmail.com",
+                 r.choice(("+91 98765 43210", "9876543210", "91-98765-43210")),
+                 (start - timedelta(minutes=r.randint(30, 20000))).strftime(fmt), "approved",
+                 join.strftime(fmt) if joined else "", leave.strftime(fmt) if joined else "",
+                 str((leave - join).seconds // 60) if joined else "0", "Yes",
+                 r.choice(("Student", "Working professional", "Other")), r.choice(("B.Com", "CA Inter", "12th")), "India",
+                 r.choice(("Instagram", "Ads"))]
+        w.writerow(quirk(i, cells) if quirk else cells)
+    return out.getvalue().encode("utf-8")
+
+
+def _cell(col: int, edit, every: int = 7):
+    """A quirk that edits column ``col`` of every ``every``-th row."""
+    return lambda i, cells: [edit(c) if j == col and i % every == 3 else c for j, c in enumerate(cells)]
+
+
+BIG_VARIANTS = {
+    "clean": None,
+    "trailing spaces in emails": _cell(4, lambda c: c + "  "),
+    "leading spaces and blank cells": lambda i, cells: [" " + c if i % 5 == 0 else c for c in cells[:8]] + (
+        ["  ", *cells[9:]] if i % 9 == 0 else cells[8:]),
+    "tabs": _cell(2, lambda c: "\t" + c),
+    "trailing tabs": _cell(3, lambda c: c + "\t"),
+    "trailing spaces in the last column": _cell(15, lambda c: c + " "),
+    "trailing spaces in quoted cells": _cell(12, lambda c: c + ", or not "),
+    "non-breaking spaces": _cell(14, lambda c: "\u00a0" + c + "\u3000"),
+    "quotes, backslashes and line breaks in answers": _cell(12, lambda c: f'{c} "quoted" \\ and\na second line', every=11),
+    "some answers missing": _cell(13, lambda c: ""),
+    "no answers at all": lambda i, cells: cells[:12] + ["", ""] + cells[14:],
+    "blank rows": lambda i, cells: [""] * len(cells) if i % 50 == 0 or i > 390 else cells,
+    "ragged rows": lambda i, cells: cells[:9] if i % 13 == 0 else cells + ["extra"] if i % 17 == 0 else cells,
+    "unreadable dates and dashes": lambda i, cells: cells[:8] + (["--", "Sometime"] if i % 10 == 0 else cells[8:10]) + cells[10:],
+    "Yes/No spelled otherwise": _cell(0, str.lower),
+    "Excel phones": _cell(5, lambda c: "9.87654321E9", every=3),
+    "non-ASCII names": _cell(1, lambda c: "Ánanya Ñair ’s"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(BIG_VARIANTS))
+def test_large_tables_are_read_as_the_csv_module_reads_them(monkeypatch, variant):
+    """polars' reader (with its shortcuts: only the columns that need it are stripped, JSON escaping
+    and time zone rules only where needed...) against the csv module, cell by cell."""
+    import funnel_assets.lib.zoom_reports as zr
+
+    cases = [(_big_attendee_report(BIG_VARIANTS[variant]), TZ, False)]
+    if variant == "trailing spaces in the last column":  # before "\r\n"
+        cases.append((cases[0][0].replace(b"\n", b"\r\n"), TZ, False))
+    if variant == "clean":  # numeric day-first times (an Excel re-save) and a zone whose offset changes (DST)
+        cases += [(_big_attendee_report(None, fmt="%d/%m/%Y %H:%M"), TZ, True),
+                  (_big_attendee_report(None, start=datetime(2025, 3, 9, 1, 0)), "America/New_York", False)]
+    for data, tz, day_first in cases:
+        assert len(data) > 2 * zr._SMALL_TABLE_BYTES
+        monkeypatch.setattr(zr, "_SMALL_TABLE_BYTES", 1 << 30)
+        small = parse_report(data, source="big.csv", timezone=tz, default_day_first=day_first)
+        monkeypatch.setattr(zr, "_SMALL_TABLE_BYTES", 0)
+        large = parse_report(data, source="big.csv", timezone=tz, default_day_first=day_first)
+        assert small.audience.height >= 380 and dict(large.audience.schema) == AUDIENCE_SCHEMA
+        assert_frame_equal(large.audience, small.audience)
+        assert_frame_equal(large.staff, small.staff)
+        assert (large.stats, large.custom_questions, large.warnings, large.day_first, large.start_at) == (
+            small.stats, small.custom_questions, small.warnings, small.day_first, small.start_at)
+
+
+def test_numeric_dates_among_month_name_dates_decide_day_first():
+    # the month-name cells are read before the decision; the few numeric ones still make it
+    quirk = _cell(8, lambda c: "15/03/2025 19:10:00" if c else c, every=40)
+    for tz in (TZ, "America/New_York"):
+        r = parse_report(_big_attendee_report(quirk), source="big.csv", timezone=tz, default_day_first=False)
+        join = r.audience.filter(pl.col("line") % 40 == 3 + 13)["join_at"].drop_nulls()  # rows 3, 43... (line = row + 13)
+        assert r.day_first and join.len() > 3
+        assert set(join.dt.convert_time_zone(tz).dt.strftime("%d/%m/%Y %H:%M:%S")) == {"15/03/2025 19:10:00"}
+        # (in New York, registration times in the hour skipped on 9 March 2025 are no times)
+        assert all(b.startswith("Mar 09, 2025 02:") for b in r.stats.bad_time_examples) and (tz != TZ or not r.stats.bad_time_examples)
 
 
 def test_errors_are_picklable_and_print_the_file_name():
