@@ -320,14 +320,23 @@ def _file_names(people: pl.DataFrame, by_session: dict[str, list[ZoomReport]]) -
     return pl.DataFrame(rows, schema={"session_key": pl.String, "files": pl.Int64, "source_files": pl.String}, orient="row")
 
 
+def _join_columns(frame: pl.DataFrame, other: pl.DataFrame, *, on: str | list[str]) -> pl.DataFrame:
+    """``frame`` left-joined with ``other``, joining only the key columns (a frame join copies every
+    column of ``frame``; this adds ``other``'s columns to it instead)."""
+    keys = [on] if isinstance(on, str) else on
+    matched = frame.select(keys).join(other, on=keys, how="left", maintain_order="left")
+    return frame.with_columns(matched.drop(keys).get_columns())
+
+
 def _map_distinct(frame: pl.DataFrame, column: str, clean, *, out: str | None = None, where: pl.Expr | None = None) -> pl.DataFrame:
     """``clean`` (an expression builder) applied once per distinct value of ``column`` (of the
     rows ``where`` selects, if given; other values map to null)."""
     out = out or column
     distinct = (frame if where is None else frame.filter(where)).select(pl.col(column).unique())
     mapping = distinct.with_columns(clean(pl.col(column)).alias(f"__{out}"))
-    joined = frame.join(mapping, on=column, how="left", nulls_equal=True, maintain_order="left")
-    return joined.with_columns(pl.col(f"__{out}").alias(out)).drop(f"__{out}")
+    # join the one column, not the frame (a frame join copies every column)
+    mapped = frame.select(column).join(mapping, on=column, how="left", nulls_equal=True, maintain_order="left")
+    return frame.with_columns(mapped.get_column(f"__{out}").alias(out))
 
 
 def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> CleanedZoom:
@@ -357,7 +366,6 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
         email=normalize_emails(raw["email"]),
         registered_row=pl.col("section").is_in(REGISTERED_SECTIONS),
         attended_row=~waiting & (pl.col("attended").fill_null(False) | pl.col("join_at").is_not_null()),
-        approval_status=pl.col("approval_status").str.strip_chars().str.to_lowercase().replace("", None),
     ).with_columns(email=pl.when(email_is_valid_expr(pl.col("email"))).then(pl.col("email")))
     # Names are cleaned once per distinct value (first names, last names and cities repeat a lot).
     df = _map_distinct(df, "first_name", proper_case_expr)
@@ -387,7 +395,11 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
         .group_by("session_key", "email", maintain_order=True)
         .agg(__email_phone=pl.col("phone_key").first())
     )
-    df = df.join(email_phone, on=["session_key", "email"], how="left", maintain_order="left")
+    if email_phone.height:
+        adopted = df.select("session_key", "email").join(email_phone, on=["session_key", "email"], how="left", maintain_order="left")
+        df = df.with_columns(adopted.get_column("__email_phone"))
+    else:
+        df = df.with_columns(__email_phone=pl.lit(None, dtype=pl.String))
     phone = pl.coalesce("phone_key", "__email_phone")
     row_id = pl.format("row:{}:{}", pl.col("file"), pl.col("line"))
     df = df.with_columns(
@@ -437,7 +449,7 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
     # A person any of whose rows is a host's or panelist's is staff, not audience.
     staff_excluded = people.filter("is_staff").group_by("session_key").agg(staff_excluded=pl.len())
     people = people.filter(~pl.col("is_staff"))
-    people = people.join(_file_names(people, by_session), on=["session_key", "files"], how="left", maintain_order="left")
+    people = _join_columns(people, _file_names(people, by_session), on=["session_key", "files"])
     people = _map_distinct(people, "city", proper_case_expr)
     people = people.with_columns(
         pl.col("source_name", "country").str.strip_chars().replace("", None),
@@ -445,7 +457,8 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
     timed = df.filter(~pl.col("is_staff") & pl.col("attended_row") & pl.col("join_at").is_not_null() & pl.col("leave_at").is_not_null() & (pl.col("leave_at") >= pl.col("join_at")))
     timed = timed.select(*keys, "join_at", "leave_at").join(people.select(*keys, "pid"), on=keys, how="left")
     unions = _union_seconds(timed)
-    people = people.join(unions, on="pid", how="left", maintain_order="left").join(sessions, on="session_key", how="left", maintain_order="left")
+    people = _join_columns(people, unions, on="pid")
+    people = _join_columns(people, sessions, on="session_key")
 
     attended = pl.when(pl.col("has_attendance")).then(pl.col("attended_any"))
     minutes = (
