@@ -36,6 +36,7 @@ __all__ = [
     "INVALID",
     "MISSING",
     "PHONE_STATUSES",
+    "PLAIN_MOBILE_PATTERN",
     "normalize_phone",
     "normalize_phones",
     "mask_phone",
@@ -314,7 +315,7 @@ def _normalize_ascii_frame(raw: pl.Series) -> pl.DataFrame:
 # Most cells are a mobile with an accepted prefix, spaces and hyphens at most: once those are
 # removed, one cheap match settles them (the general rules give the same answer; a hypothesis
 # test checks that both paths agree with the scalar reference).
-_PLAIN_MOBILE: Final = r"^(?:\+91|91|0|091|0091)?[6-9][0-9]{9}$"
+PLAIN_MOBILE_PATTERN: Final = r"^(?:\+91|91|0|091|0091)?[6-9][0-9]{9}$"
 
 
 def normalize_phones(series: pl.Series) -> pl.DataFrame:
@@ -331,7 +332,7 @@ def normalize_phones(series: pl.Series) -> pl.DataFrame:
         series = series.cast(pl.String)
     series = series.rename("raw")
     compact = series.str.replace_many([" ", "-"], ["", ""])
-    plain = compact.str.contains(_PLAIN_MOBILE).fill_null(False)
+    plain = compact.str.contains(PLAIN_MOBILE_PATTERN).fill_null(False)
     if not plain.any():
         return _normalize_general(series)
     mobile = compact.str.tail(10)

@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 
 from funnel_assets.lib import dates
-from funnel_assets.lib.phones import CORRUPT, INVALID, normalize_phones
+from funnel_assets.lib.phones import CORRUPT, INVALID, PLAIN_MOBILE_PATTERN, normalize_phones
 
 __all__ = [
     "AUDIENCE_SCHEMA",
@@ -1260,6 +1260,11 @@ def assess_usability(report: ZoomReport, *, max_bad_time_share: float = 0.05, ma
             f"The file was probably edited in Excel or another program. {_NO_EXCEL}", report.source)
     phones = report.audience.get_column("phone").drop_nulls()
     if phones.len() == 0:
+        return
+    # Plain mobiles are never unusable: when the others could not reach the threshold even if all
+    # were bad, the full normalisation (done again when cleaning) is not needed here.
+    plain = int(phones.str.replace_many([" ", "-"], ["", ""]).str.contains(PLAIN_MOBILE_PATTERN).sum())
+    if phones.len() - plain <= max_bad_phone_share * phones.len():
         return
     status = normalize_phones(phones).get_column("phone_status")
     n_bad = int(status.is_in([CORRUPT, INVALID]).sum())
