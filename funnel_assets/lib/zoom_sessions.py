@@ -264,14 +264,17 @@ def _session_metadata(key: str, reports: list[ZoomReport], config: ZoomConfig) -
     }
 
 
+def _staff_domain(email: pl.Expr, config: ZoomConfig) -> pl.Expr:
+    """An address at one of the configured staff email domains (or a subdomain of one)."""
+    domains = [d.lower().lstrip("@") for d in config.settings.staff_email_domains]
+    return pl.any_horizontal(pl.lit(False), *(email.str.ends_with("@" + d) | email.str.ends_with("." + d) for d in domains))
+
+
 def _staff_flags(frame: pl.DataFrame, staff_emails: set[str], staff_names: set[str], config: ZoomConfig) -> pl.Expr:
     """True for rows that are a host or panelist (by the reports' Host/Panelist sections, a
     meeting's host, the configured staff email domains, or the approved-conductor list)."""
     email = pl.col("email")
-    domains = [d.lower().lstrip("@") for d in config.settings.staff_email_domains]
-    by_domain = pl.any_horizontal(
-        pl.lit(False), *(email.str.ends_with("@" + d) | email.str.ends_with("." + d) for d in domains)
-    ).fill_null(False)
+    by_domain = _staff_domain(email, config).fill_null(False)
     by_email = email.is_in(list(staff_emails)).fill_null(False)
     by_name = email.is_null() & pl.col("name").str.to_lowercase().is_in(list(staff_names)).fill_null(False)
     # The approved-conductor list matters for meeting reports, which have no Host/Panelist sections.
@@ -508,8 +511,5 @@ def _staff_leaks(rows: pl.DataFrame, staff_emails: set[str], config: ZoomConfig)
     """Rows of the result that are a host's/panelist's email or a staff address (checked on the
     result, independently of how the exclusion was done)."""
     email = pl.col("email")
-    domains = [d.lower().lstrip("@") for d in config.settings.staff_email_domains]
-    leaked = email.is_in(list(staff_emails)) | pl.any_horizontal(
-        pl.lit(False), *(email.str.ends_with("@" + d) | email.str.ends_with("." + d) for d in domains)
-    )
+    leaked = email.is_in(list(staff_emails)) | _staff_domain(email, config)
     return rows.filter(leaked.fill_null(False)).height
