@@ -447,7 +447,7 @@ def test_crm_sales_dump_has_the_44_columns_and_the_final_funnel(config, month):
             assert got.strip().lower() == emails[pid]
     sheet13 = config.manual_mapping()
     for r in t.iter_rows(named=True):
-        assert r["final_funnel"] == final_funnel(r["funnel"], r["manual_mapping_value"], sheet13)
+        assert r["final_funnel"] == final_funnel(r["funnel"], r["assigned_lead_sources"], sheet13)
     assert (t["funnel"] == OTHER_SOURCES_FUNNEL).any() and (t["final_funnel"] != t["funnel"]).any()
     assert set(sales["paymentType"]) >= {"EMI", "Full Payment"}
     assert sales["netAmount"].cast(float).min() > 0
@@ -460,8 +460,11 @@ def test_final_funnel_formula():
     assert final_funnel(misc, " referral ", sheet13) == "Referral"  # TRIM + case-insensitive VLOOKUP
     assert final_funnel(misc, "Walk-in", sheet13) == misc  # IFNA keeps ar
     assert final_funnel(misc + " ", "", sheet13) == misc + " "
-    assert final_funnel("ACCA Webinar", "", sheet13) == "ACCA Webinar"
-    assert final_funnel("ACCA Webinar", "CMA Bootcamp", sheet13) == "CMA Bootcamp"
+    assert final_funnel(misc, None, sheet13) == misc
+    assert final_funnel("ACCA Webinar", "", sheet13) == "ACCA Webinar"  # LEN(as) = 0: ar
+    assert final_funnel("ACCA Webinar", None, sheet13) == "ACCA Webinar"
+    assert final_funnel("ACCA Webinar", "CMA Bootcamp", sheet13) == "CMA Bootcamp"  # as, untrimmed
+    assert final_funnel("ACCA Webinar", " CMA Bootcamp", sheet13) == " CMA Bootcamp"
 
 
 # ----------------------------------------------------------------------------- spend

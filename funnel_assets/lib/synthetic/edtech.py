@@ -24,7 +24,7 @@ Public API
     The spend import (seed 002 Phase 3.1 columns incl. ``Funnel``) for ``[start, end)``.
 ``simulate_edtech_days(config, *, seed, start, end, ...) -> list[EdtechDay]``
     ``simulate_edtech_day`` for each day of ``[start, end)`` (truth of a window = concatenate).
-``final_funnel(funnel, manual_mapping_value, sheet13)``
+``final_funnel(funnel, assigned_lead_sources, manual_mapping)``
     Seed 002's FINAL FUNNEL formula, for truth and for pipeline tests.
 ``clear_caches()``
     Drops cached cohorts/sessions (results never depend on the caches; tests use it to prove so).
@@ -74,13 +74,12 @@ Ground truth (``EdtechDay.truth``, polars frames; times are ``Datetime("us", "UT
 ``assignments``, ``sales``, ``spend``, ``spend_by_campaign``: see :data:`TRUTH_SCHEMAS`.
 
 FINAL FUNNEL: the seed's formula ``IF(TRIM(ar)="Other Sources (Miscellaneous)",
-IFNA(VLOOKUP(TRIM(as), Sheet13!J:K, 2, FALSE), ar), IF(LEN(as), as, ar))`` reads columns AR and
-AS of the sales tab: AR is the dump's 44th column ``Funnel`` and AS the team's added "Manual
-Mapping" column (the 45th). So ``ar`` = Funnel, ``as`` = what the team typed in Manual Mapping
-(for a Miscellaneous sale: the lead's source, which Sheet13!J:K maps to a funnel; for a mapped
-sale: usually nothing, rarely an override funnel). The truth records that typed value
-(``manual_mapping_value``) and Sheet13 is ``edtech_crm_sources.csv``'s ``source → manual_funnel``.
-The dump's ``assignedLeadSources`` lists the sources the lead was assigned from (not always filled).
+IFNA(VLOOKUP(TRIM(as), Sheet13!J:K, 2, FALSE), ar), IF(LEN(as), as, ar))``, read as issue 5 spells
+it out: ``ar`` = the dump's ``Funnel``, ``as`` = its ``assignedLeadSources``, and Sheet13!J:K = the
+team's manual mapping (source → funnel; here ``edtech_crm_sources.csv``'s ``manual_funnel``, which
+``data/config/manual_mapping.csv`` repeats). In this world ``assignedLeadSources`` is what the CRM
+tagged the lead with when it was (last) assigned: that source's funnel, or the raw source when the
+CRM could not map it (a Miscellaneous lead); about 10% of sales leave it blank.
 """
 
 from __future__ import annotations
@@ -196,7 +195,7 @@ TRUTH_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "_id": pl.String, "person_id": pl.String, "phone_key": pl.String, "created_at": UTC, "product_id": pl.String,
         "program": pl.String, "total_amount": pl.Int64, "net_amount": pl.Float64, "emi_months": pl.Int64,
         "employee": pl.String, "funnel": pl.String, "assigned_lead_sources": pl.String,
-        "manual_mapping_value": pl.String, "final_funnel": pl.String, "first_assignment_source": pl.String,
+        "final_funnel": pl.String, "first_assignment_source": pl.String,
     },
     "spend": {"day": pl.Date, "funnel": pl.String, "cost": pl.Float64, "impressions": pl.Int64, "clicks": pl.Int64, "leads": pl.Int64},
     "spend_by_campaign": {"day": pl.Date, "campaign": pl.String, "funnel": pl.String, "cost": pl.Float64, "leads": pl.Int64},
@@ -219,14 +218,14 @@ class EdtechDay:
     """Ground truth for ``day``; see ``TRUTH_SCHEMAS``."""
 
 
-def final_funnel(funnel: str | None, manual_mapping_value: str | None, sheet13: dict[str, str]) -> str:
-    """Seed 002's FINAL FUNNEL: ``IF(TRIM(ar)=Misc, IFNA(VLOOKUP(TRIM(as), Sheet13!J:K, 2, FALSE), ar),
-    IF(LEN(as), as, ar))`` with ``ar`` = Funnel and ``as`` = Manual Mapping. VLOOKUP is
-    case-insensitive, like Sheets'."""
+def final_funnel(funnel: str | None, assigned_lead_sources: str | None, manual_mapping: dict[str, str]) -> str:
+    """Seed 002's FINAL FUNNEL, as issue 5 reads it: ``IF(TRIM(ar)=Misc, IFNA(VLOOKUP(TRIM(as),
+    manual mapping, 2, FALSE), ar), IF(LEN(as), as, ar))`` with ``ar`` = Funnel and ``as`` =
+    assignedLeadSources. VLOOKUP is case-insensitive, like Sheets'."""
     ar = funnel or ""
-    as_ = manual_mapping_value or ""
+    as_ = assigned_lead_sources or ""
     if ar.strip() == OTHER_SOURCES_FUNNEL:
-        table = {k.strip().lower(): v for k, v in sheet13.items()}
+        table = {k.strip().lower(): v for k, v in manual_mapping.items()}
         return table.get(as_.strip().lower(), ar)
     return as_ if len(as_) else ar
 
@@ -478,8 +477,8 @@ def simulate_edtech_day(config: EdtechConfig, *, seed: int, day: date, scale: fl
             "created_at": _utc(sale.created_at), "product_id": config.products[sale.product].product_id,
             "program": config.products[sale.product].program, "total_amount": money["total"], "net_amount": money["net"],
             "emi_months": sale.emi_months, "employee": config.sales_reps[sale.employee].employee, "funnel": sale.funnel,
-            "assigned_lead_sources": sale.assigned_lead_sources, "manual_mapping_value": sale.manual_mapping,
-            "final_funnel": final_funnel(sale.funnel, sale.manual_mapping, sheet13), "first_assignment_source": first_source,
+            "assigned_lead_sources": sale.assigned_lead_sources,
+            "final_funnel": final_funnel(sale.funnel, sale.assigned_lead_sources, sheet13), "first_assignment_source": first_source,
         })
 
     # ---- spend

@@ -329,7 +329,6 @@ class Sale:
     default_after: int | None  # EMIs stop after this many were paid (mandate cancelled)
     funnel: str
     assigned_lead_sources: str
-    manual_mapping: str  # what the team types in the "Manual Mapping" column ("" = nothing)
     signup_at: int
     gateway: str
     partner: str
@@ -882,19 +881,19 @@ def _sell(config: EdtechConfig, plan: _Plan, seed: int, co: Cohort, r: random.Ra
         emi = 0
         if product.emi_months and rand() < s.emi_rate:
             emi = product.emi_months[int(rand() * len(product.emi_months))]
-        # The CRM's Funnel is its mapping of the first source; assignedLeadSources lists the
-        # sources the lead was assigned from (not always filled in). For a Miscellaneous sale the
-        # team types the lead's first source into "Manual Mapping" (looked up in Sheet13!J:K);
-        # once in a while they override a mapped sale with another funnel.
+        # The CRM's Funnel is its mapping of the first source. assignedLeadSources is what the CRM
+        # tagged the lead with when it was (last) assigned: the funnel of that assignment's source,
+        # or, when the CRM could not map the source, the raw source itself; the field is not always
+        # filled in. Seed 002's FINAL FUNNEL reads it: a Miscellaneous sale looks it up in the
+        # team's manual mapping (source -> funnel), any other sale takes it when present.
         funnel = config.funnel_for(first.source)
-        sources = list(dict.fromkeys(a.source for a in assigns if a.assigned_at <= at))
-        als = "" if rand() < 0.1 else ", ".join(sources)
-        if funnel == OTHER_SOURCES_FUNNEL:
-            manual = first.source
-        elif rand() < 0.03 and config.funnel_for(latest.source) not in (funnel, OTHER_SOURCES_FUNNEL):
-            manual = config.funnel_for(latest.source)
+        if rand() < 0.1:
+            als = ""
+        elif funnel == OTHER_SOURCES_FUNNEL:
+            als = first.source if rand() < 0.8 else "  " + first.source.lower() + " "
         else:
-            manual = ""
+            tagged = config.funnel_for(latest.source)
+            als = tagged if tagged != OTHER_SOURCES_FUNNEL else funnel
         if emi:
             gateway, partner = GATEWAYS_EMI[int(rand() * len(GATEWAYS_EMI))]
         else:
@@ -906,7 +905,7 @@ def _sell(config: EdtechConfig, plan: _Plan, seed: int, co: Cohort, r: random.Ra
             token=(5000, 10000)[int(rand() * 2)] if (not emi and rand() < 0.2) else 0,
             refunded=rand() < 0.03,
             default_after=1 + int(rand() * (emi - 2)) if (emi > 2 and rand() < 0.1) else None,
-            funnel=funnel, assigned_lead_sources=als, manual_mapping=manual, signup_at=signup, gateway=gateway, partner=partner,
+            funnel=funnel, assigned_lead_sources=als, signup_at=signup, gateway=gateway, partner=partner,
             channel=CHANNELS[int(rand() * len(CHANNELS))], number=number, uniq=r.getrandbits(64),
         ))
         number += 1
