@@ -193,6 +193,7 @@ ATTRIBUTED_LEADS_SCHEMA: dict[str, pl.DataType] = {
     "first_touch_in_month": pl.Boolean(),
     "assignments_in_month": pl.Int64(),
     "first_assigned_in_month_at": pl.Datetime("us", "UTC"),
+    "first_assigned_in_month_date": pl.Date(),
     "employee": pl.String(),
     "registered": pl.Boolean(),
     "attended": pl.Boolean(),
@@ -230,6 +231,7 @@ def attributed_leads(
         month_rows = in_month.sort(order).group_by("phone_key", maintain_order=True).agg(
             assignments_in_month=pl.len(),
             first_assigned_in_month_at=pl.col("assigned_at").first(),
+            first_assigned_in_month_date=pl.col("assigned_date").first(),
             employee=pl.col("employee").first(),
         )
         seen = zoom.filter((pl.col("session_date") >= window_start) & (pl.col("session_date") < next_month)).group_by("phone_key").agg(
