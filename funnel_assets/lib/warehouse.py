@@ -243,15 +243,22 @@ class Warehouse:
         start: date | None = None,
         end: date | None = None,
         order_by: Sequence[str] = (),
+        columns: Sequence[str] | None = None,
     ) -> pl.DataFrame:
-        """Read a table (optionally only ``[start, end)`` of its partition column) into polars."""
+        """Read a table (optionally only ``[start, end)`` of its partition column, and only
+        ``columns``) into polars."""
         with self.engine.connect() as conn:
             meta = sa.MetaData()
             try:
                 tbl = sa.Table(table, meta, autoload_with=conn)
             except sa.exc.NoSuchTableError as exc:
                 raise WarehouseError(f"table {table!r} does not exist in the warehouse yet: materialize its asset first") from exc
-            stmt = sa.select(tbl)
+            if columns is not None:
+                missing = [c for c in columns if c not in tbl.c]
+                if missing:
+                    raise WarehouseError(f"table {table!r} has no column(s) {', '.join(missing)}: materialize its asset again with this version")
+            chosen = [tbl.c[c] for c in columns] if columns is not None else list(tbl.columns)
+            stmt = sa.select(*chosen)
             if partition_column is not None:
                 col = tbl.c[partition_column]
                 if start is not None:
@@ -263,7 +270,7 @@ class Warehouse:
             result = conn.execute(stmt)
             rows = result.fetchall()
             columns = list(result.keys())
-        schema = {c.name: _polars_type(c.type) for c in tbl.columns}
+        schema = {c.name: _polars_type(c.type) for c in chosen}
         if not rows:
             return pl.DataFrame(schema=schema)
         frame = pl.DataFrame([tuple(r) for r in rows], schema=columns, orient="row", infer_schema_length=None)

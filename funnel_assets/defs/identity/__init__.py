@@ -1,0 +1,1 @@
+"""The canonical model: ``touchpoints`` (every touch of every source) and ``people`` (identity)."""
