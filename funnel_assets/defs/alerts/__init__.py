@@ -1,0 +1,1 @@
+"""Alerts: sensors that notify people of failed runs and failed data-quality checks (webhook, email)."""

@@ -1,0 +1,652 @@
+"""Alerts for failed runs and failed data-quality checks: what failed, for people, by webhook and email.
+
+Plain Python (no Dagster): the sensors in ``defs/alerts`` turn Dagster's records into `Alert`
+values with `run_failed_alert` / `check_failed_alert`, and hand them to `deliver`, which sends
+each alert once to every configured channel and keeps what could not be sent as *pending*
+(a JSON-able list the sensors store in their cursor and retry on their next tick).
+
+* An `Alert` says what failed (job, run id, failed steps; or asset, check, partition, severity
+  and the check's metadata), the first lines of the error, and a link to the run in the UI.
+* `render_text` is the human message (email body, and the Slack-compatible ``text`` field of
+  `render_payload`, the webhook's JSON body); `email_subject` is a one-line summary.
+* `send_webhook` POSTs JSON with retries and exponential backoff (429, 5xx, timeouts and
+  refused connections are retried; other 4xx are not: they will not fix themselves).
+* `send_email` speaks SMTP (optionally STARTTLS and a login) with `smtplib`.
+* Personal data never reaches a message: anything looking like an email address or a phone
+  number in error texts and metadata values is masked (`scrub_text`), and a webhook URL (whose
+  path is often the secret, as with Slack) is shown only as its scheme and host.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from funnel_assets.lib.phones import mask_email, mask_phone
+
+__all__ = [
+    "CHECK_FAILED",
+    "RUN_FAILED",
+    "SEVERITIES",
+    "Alert",
+    "Channels",
+    "Delivery",
+    "NotificationError",
+    "check_failed_alert",
+    "deliver",
+    "email_subject",
+    "first_lines",
+    "parse_bool",
+    "render_payload",
+    "render_text",
+    "run_failed_alert",
+    "scrub_text",
+    "send_email",
+    "send_webhook",
+    "severity_at_least",
+    "summarize_metadata",
+    "webhook_label",
+]
+
+log = logging.getLogger(__name__)
+
+RUN_FAILED = "run_failed"
+CHECK_FAILED = "check_failed"
+KINDS = (RUN_FAILED, CHECK_FAILED)
+SEVERITIES = ("WARN", "ERROR")  # in increasing order
+SUBJECT_PREFIX = "[funnel-assets]"
+USER_AGENT = "funnel-assets-alerts/0.1 (python-requests)"
+
+ERROR_LINES = 6
+ERROR_CHARS = 1200
+METADATA_ITEMS = 15
+METADATA_VALUE_CHARS = 200
+
+
+class NotificationError(Exception):
+    """A notification could not be delivered; the message says where and why (no secrets)."""
+
+
+# --------------------------------------------------------------------------- masking
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-']+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# A run of digits with the separators people type in phone numbers; the digit count decides.
+_PHONE_LIKE = re.compile(r"(?<![\w.:])\+?\(?\d[\d\s\-().]{6,}\d(?![\w:])")
+_MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 10, 15
+_DATE_LIKE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$|^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}$")
+
+
+def _mask_phone_match(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = sum(ch.isdigit() for ch in text)
+    stripped = text.strip()
+    if not (_MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS) or _DATE_LIKE.match(stripped):
+        return text
+    masked = mask_phone(stripped) or "***"
+    # keep surrounding whitespace the pattern may have swallowed
+    lead = text[: len(text) - len(text.lstrip())]
+    trail = text[len(text.rstrip()) :]
+    return f"{lead}{masked}{trail}"
+
+
+def scrub_text(text: str | None) -> str | None:
+    """Mask email addresses and phone-number-looking digit runs in free text.
+
+    ``"lead 98765 43210 (priya@gmail.com) failed"`` -> ``"lead 91********10 (p***@g***.com) failed"``.
+    Dates and short numbers (counts, ids) are left alone; a 10-15 digit number is masked even
+    when it is not a phone (better an over-masked count than a leaked number).
+    """
+    if text is None:
+        return None
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)) or "***", text)
+    return _PHONE_LIKE.sub(_mask_phone_match, text)
+
+
+def first_lines(text: str | None, lines: int = ERROR_LINES, max_chars: int = ERROR_CHARS) -> str | None:
+    """The first ``lines`` non-blank lines of ``text`` (at most ``max_chars``), masked."""
+    if not text:
+        return None
+    kept = [line.rstrip() for line in str(text).strip().splitlines() if line.strip()][:lines]
+    short = "\n".join(kept)
+    if len(short) > max_chars:
+        short = short[: max_chars - 1].rstrip() + "…"
+    return scrub_text(short)
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def summarize_metadata(
+    metadata: Mapping[str, Any] | None,
+    max_items: int = METADATA_ITEMS,
+    max_chars: int = METADATA_VALUE_CHARS,
+) -> tuple[tuple[str, str], ...]:
+    """A check's metadata as ``(label, value)`` text pairs: values only, shortened and masked.
+
+    Tables and long JSON are cut to ``max_chars``; beyond ``max_items`` entries a last
+    ``("…", "N more")`` pair says how many were left out.
+    """
+    if not metadata:
+        return ()
+    items: list[tuple[str, str]] = []
+    for index, (label, value) in enumerate(metadata.items()):
+        if index >= max_items:
+            items.append(("…", f"{len(metadata) - max_items} more"))
+            break
+        text = _value_text(value).replace("\r", " ").replace("\n", " ")
+        if len(text) > max_chars:
+            text = text[: max_chars - 1].rstrip() + "…"
+        items.append((str(label), scrub_text(text) or ""))
+    return tuple(items)
+
+
+def webhook_label(url: str) -> str:
+    """How a webhook URL appears in messages: scheme and host only (the path is often the secret)."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return "the webhook URL (not a valid http(s) URL)"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/…"
+
+
+def parse_bool(value: str | bool | None, *, default: bool, what: str) -> bool:
+    """``"true"/"yes"/"1"/"on"`` and ``"false"/"no"/"0"/"off"``; blank means ``default``."""
+    if isinstance(value, bool):
+        return value
+    text = (value or "").strip().lower()
+    if not text:
+        return default
+    if text in {"true", "yes", "1", "on"}:
+        return True
+    if text in {"false", "no", "0", "off"}:
+        return False
+    raise ValueError(f"{what}: {value!r} is not a yes/no value; use true or false (or leave it empty for {default}).")
+
+
+def severity_at_least(severity: str, minimum: str) -> bool:
+    """Whether a check severity (``WARN``/``ERROR``) is at or above ``minimum``."""
+    return _severity_rank(severity) >= _severity_rank(minimum)
+
+
+def _severity_rank(severity: str) -> int:
+    text = (severity or "").strip().upper()
+    if text == "WARNING":
+        text = "WARN"
+    if text not in SEVERITIES:
+        raise ValueError(f"unknown check severity {severity!r}: use one of {', '.join(SEVERITIES)}")
+    return SEVERITIES.index(text)
+
+
+# --------------------------------------------------------------------------- the alert
+@dataclass(frozen=True)
+class Alert:
+    """One failure worth telling people about (JSON round-trips through `to_dict`/`from_dict`)."""
+
+    kind: str  # RUN_FAILED | CHECK_FAILED
+    key: str  # identity of the failure: "run:<run id>", "check:<execution id>"
+    title: str
+    run_id: str | None = None
+    run_url: str | None = None
+    job_name: str | None = None
+    partition: str | None = None  # a key, or "first…last" for a range run
+    failed_steps: tuple[str, ...] = ()
+    asset: str | None = None
+    check: str | None = None
+    severity: str | None = None  # WARN | ERROR (checks)
+    description: str | None = None
+    details: tuple[tuple[str, str], ...] = ()  # the check's metadata, masked
+    error: str | None = None  # first lines of the error, masked
+    asset_url: str | None = None
+    occurred_at: str | None = None  # ISO 8601, UTC
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown alert kind {self.kind!r}: use one of {', '.join(KINDS)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["failed_steps"] = list(self.failed_steps)
+        data["details"] = [list(pair) for pair in self.details]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alert:
+        values = dict(data)
+        values["failed_steps"] = tuple(values.get("failed_steps") or ())
+        values["details"] = tuple(tuple(pair) for pair in values.get("details") or ())
+        return cls(**values)
+
+
+def run_url(ui_base_url: str, run_id: str) -> str:
+    return f"{ui_base_url.rstrip('/')}/runs/{run_id}"
+
+
+def asset_url(ui_base_url: str, asset_path: Sequence[str]) -> str:
+    return f"{ui_base_url.rstrip('/')}/assets/{'/'.join(quote(part, safe='') for part in asset_path)}?view=checks"
+
+
+def run_failed_alert(
+    *,
+    run_id: str,
+    job_name: str,
+    ui_base_url: str,
+    step_errors: Sequence[tuple[str, str | None]] = (),
+    run_error: str | None = None,
+    partition: str | None = None,
+    occurred_at: str | None = None,
+) -> Alert:
+    """The alert for a failed run: its job, partition(s), failed steps and the first error."""
+    steps = tuple(dict.fromkeys(step for step, _ in step_errors))
+    errors = [f"{step}: {message}" for step, message in step_errors if message]
+    error_text = "\n".join(errors) if errors else run_error
+    where = f" [{partition}]" if partition else ""
+    return Alert(
+        kind=RUN_FAILED,
+        key=f"run:{run_id}",
+        title=f"Run failed: {job_name}{where}",
+        run_id=run_id,
+        run_url=run_url(ui_base_url, run_id),
+        job_name=job_name,
+        partition=partition,
+        failed_steps=steps,
+        error=first_lines(error_text),
+        occurred_at=occurred_at,
+    )
+
+
+def check_failed_alert(
+    *,
+    execution_id: int,
+    asset_path: Sequence[str],
+    check_name: str,
+    severity: str,
+    ui_base_url: str,
+    run_id: str | None,
+    partition: str | None = None,
+    description: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    job_name: str | None = None,
+    blocking: bool | None = None,
+    occurred_at: str | None = None,
+) -> Alert:
+    """The alert for a failed check evaluation (``passed=False``), with its severity and metadata."""
+    asset = "/".join(asset_path)
+    level = "WARN" if severity.upper().startswith("WARN") else "ERROR"
+    where = f" [{partition}]" if partition else ""
+    stopped = " (blocking: downstream assets did not run)" if blocking and level == "ERROR" else ""
+    return Alert(
+        kind=CHECK_FAILED,
+        key=f"check:{execution_id}",
+        title=f"Check failed ({level}): {asset} / {check_name}{where}{stopped}",
+        run_id=run_id,
+        run_url=run_url(ui_base_url, run_id) if run_id else None,
+        job_name=job_name,
+        partition=partition,
+        asset=asset,
+        check=check_name,
+        severity=level,
+        description=first_lines(description, lines=3, max_chars=400),
+        details=summarize_metadata(metadata),
+        asset_url=asset_url(ui_base_url, asset_path),
+        occurred_at=occurred_at,
+    )
+
+
+# --------------------------------------------------------------------------- rendering
+def email_subject(alert: Alert) -> str:
+    return f"{SUBJECT_PREFIX} {alert.title}"
+
+
+def render_text(alert: Alert) -> str:
+    """The message people read (email body; the webhook payload's ``text``)."""
+    lines = [f"{SUBJECT_PREFIX} {alert.title}", ""]
+
+    def add(label: str, value: str | None) -> None:
+        if value:
+            lines.append(f"{label}: {value}")
+
+    if alert.kind == CHECK_FAILED:
+        add("Asset", alert.asset)
+        add("Check", alert.check)
+        add("Severity", alert.severity)
+    add("Partition", alert.partition)
+    add("Job", alert.job_name)
+    add("Run", alert.run_id)
+    if alert.failed_steps:
+        add("Failed step(s)", ", ".join(alert.failed_steps))
+    add("When (UTC)", alert.occurred_at)
+    if alert.description:
+        lines += ["", alert.description]
+    if alert.details:
+        lines += ["", "Check metadata:"]
+        lines += [f"  {label}: {value}" for label, value in alert.details]
+    if alert.error:
+        lines += ["", "Error:"]
+        lines += [f"  {line}" for line in alert.error.splitlines()]
+    lines.append("")
+    add("Open the run", alert.run_url)
+    add("Asset checks", alert.asset_url)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_payload(alert: Alert) -> dict[str, Any]:
+    """The webhook JSON body: Slack-compatible ``text`` plus the structured fields."""
+    return {"text": render_text(alert), **alert.to_dict()}
+
+
+# --------------------------------------------------------------------------- sending
+_RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+
+
+def send_webhook(
+    url: str,
+    payload: Mapping[str, Any],
+    timeout: float = 10.0,
+    retries: int = 2,
+    backoff: float = 1.0,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    session: requests.Session | None = None,
+) -> int:
+    """POST ``payload`` as JSON to ``url``; returns the (2xx) status code.
+
+    429/5xx answers, timeouts and connection errors are retried ``retries`` times with
+    exponential backoff (``backoff``, ``2*backoff``, ...; a ``Retry-After`` of up to 60 s is
+    honoured). Anything else (3xx, 4xx) fails at once. Raises `NotificationError` naming only
+    the webhook's scheme and host.
+    """
+    label = webhook_label(url)
+    if not url.lower().startswith(("http://", "https://")):
+        raise NotificationError(f"webhook: {label}; set FUNNEL_ALERT_WEBHOOK_URL to an http(s) URL")
+    body = json.dumps(payload, default=str, ensure_ascii=False).encode("utf-8")
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
+    http = session or requests.Session()
+    last_problem = "no attempt made"
+    try:
+        for attempt in range(retries + 1):
+            wait = backoff * (2**attempt)
+            try:
+                response = http.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+            except requests.Timeout:
+                last_problem = f"no answer within {timeout:g} s"
+            except requests.ConnectionError as exc:
+                last_problem = f"could not connect ({type(exc).__name__})"
+            else:
+                if 200 <= response.status_code < 300:
+                    return response.status_code
+                snippet = scrub_text(" ".join(response.text[:200].split())) or ""
+                last_problem = f"HTTP {response.status_code}" + (f" ({snippet})" if snippet else "")
+                if response.status_code not in _RETRY_STATUSES:
+                    raise NotificationError(
+                        f"webhook {label} refused the alert: {last_problem}; check FUNNEL_ALERT_WEBHOOK_URL"
+                    )
+                retry_after = response.headers.get("Retry-After", "")
+                if retry_after.isdigit():
+                    wait = min(float(retry_after), 60.0)
+            if attempt < retries:
+                log.warning("webhook %s: %s; retrying in %.1f s", label, last_problem, wait)
+                sleep(wait)
+    finally:
+        if session is None:
+            http.close()
+    raise NotificationError(f"webhook {label} failed after {retries + 1} attempt(s): {last_problem}")
+
+
+def send_email(
+    host: str,
+    port: int,
+    sender: str,
+    recipients: Sequence[str],
+    subject: str,
+    body: str,
+    username: str | None = None,
+    password: str | None = None,
+    starttls: bool = False,
+    timeout: float = 10.0,
+) -> None:
+    """Send a plain-text email through an SMTP server; raises `NotificationError` (no password in it)."""
+    to = [r.strip() for r in recipients if r and r.strip()]
+    if not to:
+        raise NotificationError("email: no recipients; set FUNNEL_ALERT_EMAIL_TO (comma-separated addresses)")
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "funnel-assets.local")
+    message.set_content(body)
+    where = f"SMTP server {host}:{port}"
+    try:
+        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+            smtp.ehlo()
+            if starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if username:
+                smtp.login(username, password or "")
+            refused = smtp.send_message(message, from_addr=sender, to_addrs=to)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise NotificationError(
+            f"email: {where} rejected the login for user {username!r} ({exc.smtp_code}); "
+            "check FUNNEL_ALERT_SMTP_USER / FUNNEL_ALERT_SMTP_PASSWORD"
+        ) from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise NotificationError(f"email: {where} does not support what we asked ({exc}); check FUNNEL_ALERT_SMTP_STARTTLS") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        bad = ", ".join(mask_email(r) or "***" for r in exc.recipients)
+        raise NotificationError(f"email: {where} refused every recipient ({bad}); check FUNNEL_ALERT_EMAIL_TO") from None
+    except smtplib.SMTPResponseException as exc:
+        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        raise NotificationError(f"email: {where} answered {exc.smtp_code} {scrub_text(text)}") from None
+    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        raise NotificationError(f"email: could not talk to {where}: {type(exc).__name__}: {exc}") from None
+    if refused:
+        bad = ", ".join(mask_email(r) or "***" for r in refused)
+        log.warning("email: %s refused some recipients: %s", where, bad)
+
+
+# --------------------------------------------------------------------------- channels and delivery
+WEBHOOK = "webhook"
+EMAIL = "email"
+
+
+@dataclass(frozen=True)
+class Channels:
+    """Where alerts go. An empty webhook URL, or an empty SMTP host, turns that channel off.
+
+    Email is on only with a host, a sender and at least one recipient; `problems` says what is
+    missing when a host is set without them.
+    """
+
+    webhook_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = False
+    email_from: str = ""
+    email_to: tuple[str, ...] = ()
+    timeout: float = 10.0
+    webhook_retries: int = 2
+    webhook_backoff: float = 1.0
+
+    def names(self) -> list[str]:
+        """The configured channels, in the order they are tried."""
+        names = []
+        if self.webhook_url.strip():
+            names.append(WEBHOOK)
+        if self.smtp_host.strip() and self.email_to and self.email_from.strip():
+            names.append(EMAIL)
+        return names
+
+    def problems(self) -> list[str]:
+        """Configuration mistakes that make a configured channel unusable."""
+        problems = []
+        if self.webhook_url.strip() and not self.webhook_url.strip().lower().startswith(("http://", "https://")):
+            problems.append("FUNNEL_ALERT_WEBHOOK_URL must be an http(s) URL")
+        if self.smtp_host.strip():
+            if not self.email_to:
+                problems.append("FUNNEL_ALERT_SMTP_HOST is set but FUNNEL_ALERT_EMAIL_TO is empty (comma-separated addresses)")
+            if not self.email_from.strip():
+                problems.append("FUNNEL_ALERT_SMTP_HOST is set but FUNNEL_ALERT_EMAIL_FROM is empty")
+        return problems
+
+    def send(self, channel: str, alert: Alert, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        if channel == WEBHOOK:
+            send_webhook(
+                self.webhook_url.strip(),
+                render_payload(alert),
+                timeout=self.timeout,
+                retries=self.webhook_retries,
+                backoff=self.webhook_backoff,
+                sleep=sleep,
+            )
+        elif channel == EMAIL:
+            problems = [p for p in self.problems() if "SMTP" in p]
+            if problems:
+                raise NotificationError("email: " + "; ".join(problems))
+            send_email(
+                self.smtp_host.strip(),
+                self.smtp_port,
+                self.email_from.strip(),
+                self.email_to,
+                email_subject(alert),
+                render_text(alert),
+                username=self.smtp_user.strip() or None,
+                password=self.smtp_password or None,
+                starttls=self.smtp_starttls,
+                timeout=self.timeout,
+            )
+        else:  # pragma: no cover - programming error
+            raise ValueError(f"unknown channel {channel!r}")
+
+
+def split_addresses(text: str | None) -> tuple[str, ...]:
+    """``"a@x.com, b@y.org;c@z.in"`` -> the addresses (comma or semicolon separated)."""
+    return tuple(part.strip() for part in re.split(r"[,;]", text or "") if part.strip())
+
+
+@dataclass
+class Delivery:
+    """What one `deliver` call did (for the sensor's log and its skip/summary text)."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)  # (alert key, channel)
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # (key, channel, error): will retry
+    gave_up: list[tuple[str, str, str]] = field(default_factory=list)  # (key, channel, error): dropped
+    deferred: list[tuple[str, str]] = field(default_factory=list)  # channel down / out of time: not tried
+    pending: list[dict[str, Any]] = field(default_factory=list)  # for the cursor
+
+    def summary(self) -> str:
+        parts = [f"{len(self.sent)} notification(s) sent"]
+        if self.failed:
+            parts.append(
+                f"{len(self.failed)} failed and will be retried on the next tick ("
+                + "; ".join(f"{channel}: {error}" for _, channel, error in self.failed[:3])
+                + ")"
+            )
+        if self.deferred:
+            parts.append(f"{len(self.deferred)} waiting for the next tick")
+        if self.gave_up:
+            parts.append(
+                f"{len(self.gave_up)} given up after the last retry ("
+                + "; ".join(f"{key} by {channel}: {error}" for key, channel, error in self.gave_up[:3])
+                + ")"
+            )
+        return ", ".join(parts)
+
+
+MAX_PENDING = 200
+
+
+def deliver(
+    new_alerts: Iterable[Alert],
+    pending: Sequence[Mapping[str, Any]],
+    channels: Channels,
+    *,
+    max_attempts: int = 5,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivery:
+    """Send each new alert to every configured channel once; retry what is pending from earlier.
+
+    ``pending`` entries (from a previous call's ``Delivery.pending``) carry the alert, the
+    channels still owed, and the attempts made. A channel that fails is owed again next time
+    until ``max_attempts`` attempts were made, then the alert is given up for that channel
+    (reported in ``gave_up``). A channel that failed once in this call is not tried again for
+    the other alerts of this call (they wait, without using up an attempt), and nothing new is
+    started after ``deadline`` (a ``clock()`` value), so a dead server cannot stall a sensor.
+    Channels no longer configured are dropped from pending entries.
+    """
+    configured = channels.names()
+    work: list[dict[str, Any]] = []
+    for entry in pending:
+        owed = [c for c in entry.get("channels", []) if c in configured]
+        if owed:
+            work.append({"alert": dict(entry["alert"]), "channels": owed, "attempts": int(entry.get("attempts", 0)), "error": entry.get("error")})
+    known = {entry["alert"]["key"] for entry in work}
+    for alert in new_alerts:
+        if alert.key not in known:
+            known.add(alert.key)
+            work.append({"alert": alert.to_dict(), "channels": list(configured), "attempts": 0, "error": None})
+
+    result = Delivery()
+    down: dict[str, str] = {}
+    for entry in work:
+        alert = Alert.from_dict(entry["alert"])
+        owed: list[str] = []
+        failed_now: dict[str, str] = {}
+        for channel in entry["channels"]:
+            if channel in down or (deadline is not None and clock() > deadline):
+                owed.append(channel)
+                result.deferred.append((alert.key, channel))
+                continue
+            try:
+                channels.send(channel, alert, sleep=sleep)
+            except NotificationError as exc:
+                message = str(exc)
+                down[channel] = message
+                owed.append(channel)
+                failed_now[channel] = message
+            else:
+                result.sent.append((alert.key, channel))
+        attempts = entry["attempts"] + (1 if failed_now else 0)
+        for channel, message in failed_now.items():
+            if attempts >= max_attempts:
+                result.gave_up.append((alert.key, channel, f"{message} (attempt {attempts} of {max_attempts})"))
+                owed.remove(channel)
+            else:
+                result.failed.append((alert.key, channel, f"{message} (attempt {attempts} of {max_attempts})"))
+        if owed:
+            result.pending.append(
+                {
+                    "alert": entry["alert"],
+                    "channels": owed,
+                    "attempts": attempts,
+                    "error": "; ".join(failed_now.values()) or entry.get("error"),
+                }
+            )
+    if len(result.pending) > MAX_PENDING:
+        dropped = result.pending[: len(result.pending) - MAX_PENDING]
+        result.pending = result.pending[-MAX_PENDING:]
+        for entry in dropped:
+            for channel in entry["channels"]:
+                result.gave_up.append((entry["alert"]["key"], channel, f"more than {MAX_PENDING} alerts waiting"))
+    return result
