@@ -32,9 +32,9 @@ def _job(name: str) -> dg.JobDefinition:
     return defs().resolve_job_def(name)
 
 
-def daily_funnel_job() -> dg.JobDefinition:
+def nightly_funnel_job() -> dg.JobDefinition:
     """The production job (module-level, so Dagster can reconstruct it in a run)."""
-    return _job("daily_funnel_job")
+    return _job("nightly_funnel_job")
 
 
 def synthetic_world_job() -> dg.JobDefinition:
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     instance = dg.DagsterInstance.get()
     failed: list[str] = []
-    world_job, funnel_job = dg.reconstructable(synthetic_world_job), dg.reconstructable(daily_funnel_job)
+    world_job, funnel_job = dg.reconstructable(synthetic_world_job), dg.reconstructable(nightly_funnel_job)
     if not _run(world_job, instance, "synthetic world: sheet, CRM dumps, spend, Stripe catalog", run_config=world,
                 assets=["edtech_source_exports", "stripe_products", "stripe_plans"], failed_checks=failed):
         return 1
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     _pick_up_zoom_downloads(instance)
     for first, last in date_chunks(start, end):
         tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
-        if not _run(funnel_job, instance, f"daily_funnel_job {first} .. {last}", tags=tags, failed_checks=failed):
+        if not _run(funnel_job, instance, f"nightly_funnel_job {first} .. {last}", tags=tags, failed_checks=failed):
             return 1
 
     _summary(Warehouse(_require("FUNNEL_WAREHOUSE_URL"), root=PROJECT_ROOT), Path(_path(os.environ["FUNNEL_ZOOM_INBOX"])), failed)

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         files += 1
     written, truth = write_edtech_exports(
         ed_config, seed=args.seed, start=args.start, end=end, scale=args.edtech_scale, timezone=args.timezone,
-        leads_sheet=out / "leads_sheet.csv", exports_dir=out,
+        leads_sheet=out / "leads_sheet.csv",
+        crm_assigned_leads=out / "crm" / "assigned_leads.csv", crm_sales=out / "crm" / "sales.csv", spend_sheet=out / "spend_sheet.csv",
     )
     files += len(written)
     truth["zoom_files"] = pl.concat(zoom_truth, how="diagonal_relaxed")  # with the names the files were saved under

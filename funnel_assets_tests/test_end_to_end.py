@@ -72,7 +72,7 @@ def check_instance_and_warehouse(home: Path, warehouse_url: str) -> pl.DataFrame
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
         assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-        assert {r.job_name for r in runs} == {"daily_funnel_job", "synthetic_world_job"}
+        assert {r.job_name for r in runs} == {"nightly_funnel_job", "synthetic_world_job"}
         records = instance.fetch_materializations(dg.AssetKey("marketing_leads"), limit=100).records
         partitions = {r.partition_key for r in records}
         assert len(partitions) == DAYS

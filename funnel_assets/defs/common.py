@@ -105,3 +105,35 @@ def table_metadata(
         **({"added_columns": ", ".join(report.added_columns)} if report.added_columns else {}),
         **extra,
     }
+
+
+def read_source_table(
+    context: dg.AssetExecutionContext,
+    db,
+    table: str,
+    *,
+    schema: dict[str, pl.DataType],
+    notes: list[str] | None = None,
+    columns: list[str] | None = None,
+    **read: object,
+) -> pl.DataFrame:
+    """An upstream table, or an empty frame when that source was never set up in this instance.
+
+    A table whose asset was never materialized here (the CRM or the spend sheet not configured
+    yet, no Zoom file dropped yet) reads as empty, with a warning in the run's log and a line in
+    ``notes`` for the asset's metadata. A table whose asset *was* materialized but is missing from
+    the warehouse is an error: the warehouse URL changed or the table was dropped.
+    """
+    if db.has_table(table):
+        return db.read_table(table, columns=columns, **read)
+    if context.instance.get_latest_materialization_event(dg.AssetKey(table)) is not None:
+        raise dg.Failure(
+            f"table {table!r} is missing from the warehouse although {table} was materialized before (was the "
+            f"warehouse URL changed or the table dropped?): materialize {table} again, then rerun this step"
+        )
+    note = f"{table}: never loaded in this instance, read as empty (materialize it, or run nightly_funnel_job)"
+    context.log.warning(note)
+    if notes is not None:
+        notes.append(note)
+    chosen = {c: schema[c] for c in columns} if columns is not None else schema
+    return pl.DataFrame(schema=chosen)

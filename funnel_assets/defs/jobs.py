@@ -2,10 +2,18 @@
 
 import dagster as dg
 
-daily_funnel_job = dg.define_asset_job(
-    "daily_funnel_job",
-    selection=dg.AssetSelection.groups("leads_sheet", "zoom"),
-    description="Every daily pipeline asset for one day (or a range of days in a backfill).",
+PIPELINE = dg.AssetSelection.all() - dg.AssetSelection.groups("synthetic")
+"""Every production asset: the sources, the canonical model and the marts (never the synthetic world)."""
+
+nightly_funnel_job = dg.define_asset_job(
+    "nightly_funnel_job",
+    selection=PIPELINE,
+    description=(
+        "The whole pipeline for one day (the nightly D-1 run) or a range of days (a backfill): every "
+        "daily asset for those days, the CRM snapshots and the marts rebuilt from them."
+    ),
+    # One process for the whole run: a process per step would cost ~2 s each on a small machine
+    # (see README, "Benchmarks"), more than the data work of a day.
     executor_def=dg.in_process_executor,
 )
 

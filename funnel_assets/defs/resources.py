@@ -12,6 +12,14 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from funnel_assets.lib.attribution import (
+    MANUAL_MAPPING_FILE,
+    SETTINGS_FILE as ATTRIBUTION_SETTINGS_FILE,
+    AttributionSettings,
+    ManualMapping,
+    load_attribution_settings,
+    load_manual_mapping,
+)
 from funnel_assets.lib.config import FunnelMapping, load_funnel_mapping
 from funnel_assets.lib.fetch import FetchedCSV, fetch_csv
 from funnel_assets.lib.settings import PROJECT_ROOT
@@ -76,6 +84,13 @@ class ProjectConfigResource(dg.ConfigurableResource):
     def funnel_mapping(self) -> FunnelMapping:
         return load_funnel_mapping(self.path("funnel_mapping.csv"))
 
+    def manual_mapping(self) -> ManualMapping:
+        """The team's monthly hand mapping of Miscellaneous sources (``manual_mapping.csv``)."""
+        return load_manual_mapping(self.path(MANUAL_MAPPING_FILE))
+
+    def attribution_settings(self) -> AttributionSettings:
+        return load_attribution_settings(self.path(ATTRIBUTION_SETTINGS_FILE))
+
     def zoom_config(self) -> ZoomConfig:
         """Programs, conductors and Zoom settings (``zoom_*.csv``), validated."""
         return load_zoom_config(_project_path(self.config_dir))
@@ -90,6 +105,15 @@ class ZoomInboxResource(dg.ConfigurableResource):
         return ZoomFolders(_project_path(self.inbox))
 
 
+class ExportsResource(dg.ConfigurableResource):
+    """Where CSV copies of the marts are written for spreadsheet users."""
+
+    folder: str = Field(description="Folder of the CSV exports (FUNNEL_EXPORTS_DIR), e.g. data/exports")
+
+    def path(self) -> Path:
+        return _project_path(self.folder)
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     from funnel_assets.defs.synthetic.resources import DemoFilesResource, SyntheticWorldResource
@@ -100,7 +124,12 @@ def resources() -> dg.Definitions:
             "leads_sheet": LeadsSheetResource(location=dg.EnvVar("FUNNEL_LEADS_SHEET")),
             "project_config": ProjectConfigResource(config_dir=dg.EnvVar("FUNNEL_CONFIG_DIR")),
             "zoom_inbox": ZoomInboxResource(inbox=dg.EnvVar("FUNNEL_ZOOM_INBOX")),
+            "exports": ExportsResource(folder=dg.EnvVar("FUNNEL_EXPORTS_DIR")),
             "synthetic_world": SyntheticWorldResource(),
-            "demo_files": DemoFilesResource(zoom_inbox=dg.EnvVar("FUNNEL_ZOOM_INBOX"), leads_sheet=dg.EnvVar("FUNNEL_LEADS_SHEET")),
+            "demo_files": DemoFilesResource(
+                zoom_inbox=dg.EnvVar("FUNNEL_ZOOM_INBOX"), leads_sheet=dg.EnvVar("FUNNEL_LEADS_SHEET"),
+                crm_assigned_leads=dg.EnvVar("FUNNEL_CRM_ASSIGNED_LEADS"), crm_sales=dg.EnvVar("FUNNEL_CRM_SALES"),
+                spend_sheet=dg.EnvVar("FUNNEL_SPEND_SHEET"),
+            ),
         }
     )

@@ -24,15 +24,46 @@ def test_every_asset_has_group_kinds_description():
         assert spec.description and len(spec.description) > 40, f"{name} needs an owner-facing description"
 
 
-def test_daily_job_covers_the_leads_sheet():
-    job = defs().resolve_job_def("daily_funnel_job")
+PIPELINE_ASSETS = {
+    "marketing_leads", "marketing_lead_rejects", "zoom_sessions", "zoom_session_summary", "crm_assigned_leads", "crm_sales",
+    "ad_spend", "spend_by_funnel", "touchpoints", "people", "attributed_leads", "sales_enriched", "funnel_daily",
+}
+
+
+def test_nightly_job_covers_the_whole_pipeline_and_never_the_synthetic_world():
+    repo = defs()
+    job = repo.resolve_job_def("nightly_funnel_job")
     keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
-    assert {"marketing_leads", "marketing_lead_rejects"} <= keys
+    assert PIPELINE_ASSETS <= keys
+    synthetic = {s.key.to_user_string() for s in repo.resolve_all_asset_specs() if s.group_name == "synthetic"}
+    assert synthetic and not (keys & synthetic)
+    assert isinstance(job.executor_def, type(dg.in_process_executor)) and job.executor_def.name == "in_process"
+
+
+def test_nightly_schedule_runs_by_default_and_requests_yesterday_in_the_team_time_zone():
+    from zoneinfo import ZoneInfo
+
+    repo = defs()
+    schedule = repo.resolve_schedule_def("nightly_funnel_schedule")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.execution_timezone == "Asia/Kolkata" and schedule.cron_schedule == "0 2 * * *"
+    with dg.instance_for_test() as instance:
+        tick = datetime(2026, 11, 21, 2, 0, tzinfo=ZoneInfo("Asia/Kolkata"))
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2026-11-20"]
+    assert requests[0].job_name == "nightly_funnel_job"
+
+
+def test_marts_carry_a_freshness_policy():
+    specs = {s.key.to_user_string(): s for s in defs().resolve_all_asset_specs()}
+    for name in ("attributed_leads", "sales_enriched", "funnel_daily"):
+        assert specs[name].freshness_policy is not None, name
 
 
 def test_resources_come_from_environment_variables():
     repo = defs()
-    for name in ("warehouse", "leads_sheet", "project_config"):
+    for name in ("warehouse", "leads_sheet", "project_config", "zoom_inbox", "exports"):
         assert name in repo.resources
 
 

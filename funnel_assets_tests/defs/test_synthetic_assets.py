@@ -27,7 +27,8 @@ def resources(tmp_path):
         "synthetic_world": SyntheticWorldResource(seed=3, saas_scale=0.1, edtech_scale=0.3, world_start=WORLD_START.isoformat()),
         "project_config": ProjectConfigResource(config_dir=str(CONFIG_DIR)),
         "warehouse": WarehouseResource(url=f"sqlite:///{tmp_path / 'w.sqlite'}"),
-        "demo_files": DemoFilesResource(zoom_inbox=str(tmp_path / "inbox"), leads_sheet=str(tmp_path / "sheet.csv"), exports_dir=str(tmp_path / "demo")),
+        "demo_files": DemoFilesResource(zoom_inbox=str(tmp_path / "inbox"), leads_sheet=str(tmp_path / "sheet.csv"), crm_assigned_leads=str(tmp_path / "demo" / "crm" / "assigned_leads.csv"),
+                                       crm_sales=str(tmp_path / "demo" / "crm" / "sales.csv"), spend_sheet=str(tmp_path / "demo" / "spend_sheet.csv")),
     }
 
 

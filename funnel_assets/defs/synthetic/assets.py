@@ -161,7 +161,8 @@ def edtech_source_exports(context: dg.AssetExecutionContext, synthetic_world: Sy
     start, end = synthetic_world.start(), SETTINGS.yesterday() + timedelta(days=1)
     written, truth = write_edtech_exports(
         config, seed=synthetic_world.seed, start=start, end=end, scale=synthetic_world.edtech_scale, timezone=SETTINGS.timezone,
-        leads_sheet=demo_files.leads_sheet_path(), exports_dir=demo_files.exports_path(),
+        leads_sheet=demo_files.leads_sheet_path(), crm_assigned_leads=demo_files.crm_assigned_leads_path(),
+        crm_sales=demo_files.crm_sales_path(), spend_sheet=demo_files.spend_sheet_path(),
     )
     db = warehouse.get()
     rows = {}

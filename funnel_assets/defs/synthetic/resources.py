@@ -32,7 +32,9 @@ class DemoFilesResource(dg.ConfigurableResource):
 
     zoom_inbox: str = Field(description="The watched folder for Zoom reports (FUNNEL_ZOOM_INBOX)")
     leads_sheet: str = Field(description="Where the leads sheet export is written (FUNNEL_LEADS_SHEET)")
-    exports_dir: str = Field(default="data/demo", description="CRM dumps and the spend sheet go here")
+    crm_assigned_leads: str = Field(default="data/demo/crm/assigned_leads.csv", description="Where the CRM's assigned-leads dump is written (FUNNEL_CRM_ASSIGNED_LEADS)")
+    crm_sales: str = Field(default="data/demo/crm/sales.csv", description="Where the CRM's sales dump is written (FUNNEL_CRM_SALES)")
+    spend_sheet: str = Field(default="data/demo/spend_sheet.csv", description="Where the spend sheet export is written (FUNNEL_SPEND_SHEET)")
 
     def zoom_inbox_path(self) -> Path:
         return _path(self.zoom_inbox)
@@ -40,5 +42,11 @@ class DemoFilesResource(dg.ConfigurableResource):
     def leads_sheet_path(self) -> Path:
         return _path(self.leads_sheet)
 
-    def exports_path(self) -> Path:
-        return _path(self.exports_dir)
+    def crm_assigned_leads_path(self) -> Path:
+        return _path(self.crm_assigned_leads)
+
+    def crm_sales_path(self) -> Path:
+        return _path(self.crm_sales)
+
+    def spend_sheet_path(self) -> Path:
+        return _path(self.spend_sheet)

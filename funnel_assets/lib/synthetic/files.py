@@ -88,7 +88,9 @@ def write_edtech_exports(
     scale: float,
     timezone: str,
     leads_sheet: Path,
-    exports_dir: Path,
+    crm_assigned_leads: Path,
+    crm_sales: Path,
+    spend_sheet: Path,
 ) -> tuple[list[Path], dict[str, pl.DataFrame]]:
     """The leads sheet, the CRM's full dumps and the spend sheet covering ``[start, end)``, and the
     ground truth behind them (one frame per kind, over the same days)."""
@@ -96,9 +98,9 @@ def write_edtech_exports(
     kw = dict(seed=seed, scale=scale, timezone=timezone)
     written = [
         write_atomically(leads_sheet, edtech.leads_sheet_csv(config, start=start, end=end, **kw).encode()),
-        write_atomically(exports_dir / "crm" / "assigned_leads.csv", edtech.crm_assigned_leads_csv(config, as_of=as_of, start=start, **kw).encode()),
-        write_atomically(exports_dir / "crm" / "sales.csv", edtech.crm_sales_csv(config, as_of=as_of, start=start, **kw).encode()),
-        write_atomically(exports_dir / "spend_sheet.csv", edtech.spend_csv(config, start=start, end=end, **kw).encode()),
+        write_atomically(crm_assigned_leads, edtech.crm_assigned_leads_csv(config, as_of=as_of, start=start, **kw).encode()),
+        write_atomically(crm_sales, edtech.crm_sales_csv(config, as_of=as_of, start=start, **kw).encode()),
+        write_atomically(spend_sheet, edtech.spend_csv(config, start=start, end=end, **kw).encode()),
     ]
     days = edtech.simulate_edtech_days(config, start=start, end=end, **kw)
     truth = {name: pl.concat([d.truth[name] for d in days], how="diagonal_relaxed") for name in EDTECH_TRUTH} if days else {}
