@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     _require("DAGSTER_HOME")
-    for name in ("FUNNEL_LEADS_SHEET", "FUNNEL_ZOOM_INBOX"):
+    for name in ("FUNNEL_LEADS_SHEET", "FUNNEL_ZOOM_INBOX", "FUNNEL_CRM_ASSIGNED_LEADS", "FUNNEL_CRM_SALES", "FUNNEL_SPEND_SHEET"):
         if "://" in _require(name):
             raise SystemExit(f"{name} points at {os.environ[name]}; the demo writes its own files. Run it without that setting.")
     end = settings.yesterday() + timedelta(days=1)
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     _summary(Warehouse(_require("FUNNEL_WAREHOUSE_URL"), root=PROJECT_ROOT), Path(_path(os.environ["FUNNEL_ZOOM_INBOX"])), failed)
     print(
         "\nOpen the UI on these runs: ./run ui  then http://127.0.0.1:3000\n"
+        "  Assets → funnel_daily, attributed_leads, sales_enriched (group marts): row counts, schema, check results\n"
         "  Assets → marketing_leads, zoom_sessions: partitions, row counts, schema and check results\n"
         "  Assets → synthetic group: the simulated sources and the seeds' validation checks\n"
         "  Runs: one run per month of days, with their logs"
@@ -173,9 +174,30 @@ def _summary(warehouse: Warehouse, zoom_inbox: Path, failed_checks: list[str]) -
         print(f"  Zoom drop folder {zoom_inbox} (see zoom_file_log.csv there):")
         for outcome, n in log.group_by("outcome").len().sort("outcome").rows():
             print(f"    {n:6d}  {outcome}")
+    marts = [t for t in ("crm_assigned_leads", "crm_sales", "ad_spend", "touchpoints", "people") if warehouse.has_table(t)]
+    if marts:
+        print("  " + ", ".join(f"{t} {warehouse.row_count(t)}" for t in marts))
+    if warehouse.has_table("attributed_leads"):
+        attributed = warehouse.read_table("attributed_leads", columns=["month", "final_funnel", "attended"])
+        print("  attributed_leads (assigned leads per month, first touch; see data/exports/attributed_leads.csv):")
+        for month, n, attended in attributed.group_by("month").agg(pl.len(), pl.col("attended").sum()).sort("month").rows():
+            print(f"    {month:%Y-%m}  {n:6d} leads, {attended} attended a session")
+    if warehouse.has_table("sales_enriched"):
+        sales = warehouse.read_table("sales_enriched", columns=["final_funnel", "net_amount", "status"])
+        print(f"  sales_enriched: {sales.height} sales, net {sales.filter(pl.col('status') != 'refunded')['net_amount'].sum():,.0f} by FINAL FUNNEL:")
+        for funnel, n in sales.group_by("final_funnel").len().sort("len", descending=True).rows():
+            print(f"    {n:6d}  {funnel}")
+    if warehouse.has_table("funnel_daily"):
+        daily = warehouse.read_table("funnel_daily")
+        totals = daily.select(pl.col(c).sum() for c in ("leads", "registrations", "attendees", "sales_handover", "conversions", "net_revenue", "spend"))
+        t = totals.row(0, named=True)
+        print(f"  funnel_daily: {daily.height} rows (day x funnel x program); totals: {t['leads']} leads, {t['registrations']} registrations, "
+              f"{t['attendees']} attendees, {t['sales_handover']} handed over, {t['conversions']} sales, net revenue {t['net_revenue']:,.0f}, "
+              f"spend {t['spend']:,.0f}" + (f", ROAS {t['net_revenue'] / t['spend']:.2f}" if t["spend"] else ""))
+        print(f"  CSV exports for spreadsheets: {_path(os.environ.get('FUNNEL_EXPORTS_DIR', 'data/exports'))}")
     if failed_checks:
         print(f"  checks that did not pass ({len(failed_checks)}):")
-        for line in failed_checks[:10]:
+        for line in failed_checks[:12]:
             print(f"    {line}")
     else:
         print("  every check passed")

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from funnel_assets.lib.warehouse import Warehouse
+from funnel_assets_tests.settings_env import pipeline_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = 3
@@ -58,13 +59,7 @@ def base_env(tmp_path: Path, instance_config: Path, warehouse_url: str) -> dict:
     home.mkdir()
     shutil.copy(instance_config, home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FUNNEL_", "DAGSTER_"))}
-    env.update(
-        DAGSTER_HOME=str(home),
-        FUNNEL_WAREHOUSE_URL=warehouse_url,
-        FUNNEL_LEADS_SHEET=str(tmp_path / "inputs" / "leads_sheet.csv"),
-        FUNNEL_ZOOM_INBOX=str(tmp_path / "inbox" / "zoom"),
-        FUNNEL_CONFIG_DIR=str(ROOT / "data" / "config"),
-    )
+    env.update(pipeline_env(tmp_path, FUNNEL_WAREHOUSE_URL=warehouse_url), DAGSTER_HOME=str(home))
     return env
 
 

@@ -139,12 +139,18 @@ def test_crm_table_missing_after_it_was_materialized_fails(inputs, tmp_path):
     assert "crm_assigned_leads" in str(failure.error) and "materialize crm_assigned_leads again" in str(failure.error)
 
 
-def test_missing_leads_table_is_a_clear_failure(inputs, tmp_path):
+def test_leads_never_loaded_read_as_empty_but_a_lost_table_is_a_clear_failure(inputs, tmp_path):
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
     write_upstream(url, inputs, leads=False)
-    result = dg.materialize([touchpoints], partition_key=FIRST.isoformat(), resources=resources(url), raise_on_error=False)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([touchpoints], partition_key=FIRST.isoformat(), resources=resources(url), instance=instance)
+        assert result.success  # a Zoom file dropped before the sheet was ever loaded
+        note = result.asset_materializations_for_node("touchpoints")[0].metadata["inputs_not_loaded"].value
+        assert "marketing_leads: never loaded" in note
+        instance.report_runless_asset_event(dg.AssetMaterialization("marketing_leads"))
+        result = dg.materialize([touchpoints], partition_key=FIRST.isoformat(), resources=resources(url), instance=instance, raise_on_error=False)
     assert not result.success
-    assert "materialize marketing_leads" in str(result.failure_data_for_node("touchpoints").error)
+    assert "materialize marketing_leads again" in str(result.failure_data_for_node("touchpoints").error)
 
 
 def test_people_without_touchpoints_fails_clearly(tmp_path):

@@ -5,11 +5,10 @@ one row per touch for the run's days; ``people`` re-resolves identity over every
 run: the phone key first (it joins marketing, engagement and sales, as seed 002 requires), then
 email. The rules live in :mod:`funnel_assets.lib.identity`.
 
-Missing inputs: marketing_leads and zoom_sessions must have been materialized (their tables
-exist), or the run fails saying which asset to materialize. crm_assigned_leads may be absent
-only when the CRM was never set up, i.e. this Dagster instance has never materialized it: the
-touches are then built without assignments, with a warning in the log and in the metadata. If it
-was materialized before but its table is gone (another warehouse, a dropped table), the run fails.
+Missing inputs: a source this Dagster instance has never materialized (no Zoom file dropped yet,
+the CRM not set up, the sheet never loaded) reads as empty, with a warning in the log and in the
+metadata (``defs.common.read_source_table``); if it was materialized before but its table is gone
+(another warehouse, a dropped table), the run fails.
 """
 
 from datetime import timedelta
@@ -23,10 +22,13 @@ from funnel_assets.defs.common import (
     daily_backfill_policy,
     daily_partitions,
     partition_dates,
+    read_source_table,
     table_metadata,
 )
 from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource
 from funnel_assets.lib import identity as lib
+from funnel_assets.lib.leads_sheet import LEADS_SCHEMA
+from funnel_assets.lib.zoom_sessions import ROW_SCHEMA as ZOOM_SCHEMA
 from funnel_assets.lib.warehouse import Warehouse, WarehouseError
 
 GROUP = "identity"
@@ -155,8 +157,10 @@ def touchpoints(
     day the source records the touch under."""
     start, end = partition_dates(context)
     db = warehouse.get()
-    leads = _read_required(db, "marketing_leads", "created_date", start, end, LEAD_READ)
-    zoom_rows = _read_required(db, "zoom_sessions", "session_date", start, end, ZOOM_READ)
+    notes: list[str] = []
+    days = lambda column: dict(partition_column=column, start=start, end=end)  # noqa: E731
+    leads = read_source_table(context, db, "marketing_leads", schema=LEADS_SCHEMA, notes=notes, columns=LEAD_READ, **days("created_date"))
+    zoom_rows = read_source_table(context, db, "zoom_sessions", schema=ZOOM_SCHEMA, notes=notes, columns=ZOOM_READ, **days("session_date"))
     assignments, crm_note = _read_assignments(context, db, start, end)
 
     touches = lib.build_touchpoints(leads, zoom_rows, assignments, project_config.funnel_mapping())
@@ -180,6 +184,7 @@ def touchpoints(
             ),
             crm_rows_with_problem=dg.MetadataValue.int(assignments.filter(pl.col("problem").is_not_null()).height),
             crm_assignments=crm_note,
+            **({"inputs_not_loaded": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))} if notes else {}),
             days_in_run=f"{start} .. {end - timedelta(days=1)}",
         ),
         check_results=[
