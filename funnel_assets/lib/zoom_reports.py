@@ -1263,6 +1263,10 @@ def assess_usability(report: ZoomReport, *, max_bad_time_share: float = 0.05, ma
         return
     # Plain mobiles are never unusable: when the others could not reach the threshold even if all
     # were bad, the full normalisation (done again when cleaning) is not needed here.
+    # First without removing spaces and hyphens: a cell that is a plain mobile as it is stays one.
+    plain = int(phones.str.contains(PLAIN_MOBILE_PATTERN).sum())
+    if phones.len() - plain <= max_bad_phone_share * phones.len():
+        return
     plain = int(phones.str.replace_many([" ", "-"], ["", ""]).str.contains(PLAIN_MOBILE_PATTERN).sum())
     if phones.len() - plain <= max_bad_phone_share * phones.len():
         return

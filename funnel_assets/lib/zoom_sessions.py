@@ -33,9 +33,10 @@ The rules (seed 002, "Existing Streamlit App Analysis", done better):
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Final, Sequence
+from typing import TYPE_CHECKING, Callable, Final, Sequence, TypeVar
 
 import polars as pl
 
@@ -126,9 +127,20 @@ _DEVICE: Final = (
     r"(?i)^(?:iphone|ipad|android|guest|zoom user|user|(?:galaxy|redmi|oneplus|vivo|oppo|realme|samsung|moto|nokia|"
     r"poco|iqoo|huawei|honor|lenovo|dell|hp|macbook)(?:[ -].*)?|(?:desktop|laptop)-[0-9a-z]+)$"
 )
+T = TypeVar("T")
 _SESSION_KEY_UNSAFE: Final = re.compile(r"[^0-9a-z]+")
 # Which of its session's files a person's values come from is kept as a bit mask while grouping.
 _MAX_FILES_PER_SESSION: Final = 62
+
+
+def _background(work: Callable[[], T]) -> Future[T]:
+    """``work()`` on a thread of its own, while the caller goes on (the work is in polars, which
+    releases the GIL: the two threads use the two cores)."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoom-clean")
+    try:
+        return executor.submit(work)
+    finally:
+        executor.shutdown(wait=False)
 
 
 def session_key(webinar_id: str | None, session_date: date, topic: str | None = None) -> str:
@@ -189,10 +201,11 @@ def _empty_audience() -> pl.DataFrame:
     return pl.DataFrame(schema={"session_key": pl.String, "file": pl.String, "generated_at": UTC_DTYPE, "report_kind": pl.String})
 
 
-def _report_frame(report: ZoomReport, key: str, order: int) -> pl.DataFrame:
+def _report_frame(report: ZoomReport, key: str, session: int, order: int) -> pl.DataFrame:
     generated = report.generated_at or report.start_at
     return report.audience.with_columns(
         session_key=pl.lit(key),
+        __session=pl.lit(session, dtype=pl.UInt32),
         file=pl.lit(report.source),
         report_kind=pl.lit(report.kind),
         generated_at=pl.lit(generated).cast(UTC_DTYPE),
@@ -201,28 +214,27 @@ def _report_frame(report: ZoomReport, key: str, order: int) -> pl.DataFrame:
     )
 
 
+def _all_staff(reports: Sequence[ZoomReport]) -> pl.DataFrame:
+    staff = [r.staff.select("email", "display_name") for r in reports if r.staff.height]
+    if not staff:
+        return pl.DataFrame(schema={"email": pl.String, "display_name": pl.String})
+    return pl.concat(staff, how="vertical_relaxed")
+
+
 def _staff_emails(reports: Sequence[ZoomReport]) -> set[str]:
     """Emails of the Host/Panelist Details sections and meeting hosts of all the reports."""
-    emails: set[str] = set()
-    for report in reports:
-        if report.host_email:
-            emails.add(report.host_email.strip().lower())
-        if report.staff.height:
-            emails.update(
-                e for e in report.staff.select(normalize_email_expr(pl.col("email"))).to_series().drop_nulls().to_list()
-            )
+    emails: set[str] = {r.host_email.strip().lower() for r in reports if r.host_email}
+    staff = _all_staff(reports)
+    if staff.height:
+        emails.update(staff.select(normalize_email_expr(pl.col("email"))).to_series().drop_nulls().to_list())
     return emails
 
 
 def _staff_names(reports: Sequence[ZoomReport]) -> set[str]:
-    names: set[str] = set()
-    for report in reports:
-        if report.staff.height:
-            names.update(
-                n.lower()
-                for n in report.staff.select(clean_display_name_expr(pl.col("display_name"))).to_series().drop_nulls().to_list()
-            )
-    return names
+    staff = _all_staff(reports)
+    if not staff.height:
+        return set()
+    return {n.lower() for n in staff.select(clean_display_name_expr(pl.col("display_name"))).to_series().drop_nulls().to_list()}
 
 
 def _session_metadata(key: str, reports: list[ZoomReport], config: ZoomConfig) -> dict:
@@ -270,22 +282,24 @@ def _staff_domain(email: pl.Expr, config: ZoomConfig) -> pl.Expr:
     return pl.any_horizontal(pl.lit(False), *(email.str.ends_with("@" + d) | email.str.ends_with("." + d) for d in domains))
 
 
-def _staff_flags(frame: pl.DataFrame, staff_emails: set[str], staff_names: set[str], config: ZoomConfig) -> pl.Expr:
+def _staff_flags(frame: pl.DataFrame, staff_emails: set[str], staff_names: set[str], config: ZoomConfig) -> pl.Series:
     """True for rows that are a host or panelist (by the reports' Host/Panelist sections, a
     meeting's host, the configured staff email domains, or the approved-conductor list)."""
     email = pl.col("email")
-    by_domain = _staff_domain(email, config).fill_null(False)
-    by_email = email.is_in(list(staff_emails)).fill_null(False)
-    by_name = email.is_null() & pl.col("name").str.to_lowercase().is_in(list(staff_names)).fill_null(False)
     # The approved-conductor list matters for meeting reports, which have no Host/Panelist sections.
     # Few distinct (email, name) pairs there: checked in Python.
     meeting = frame.filter(pl.col("report_kind").is_in(MEETING_KINDS)).select("email", "name").unique()
     configured = [e for e, n in meeting.iter_rows() if e is not None and config.is_staff(e, n)]
     configured_names = [n.lower() for e, n in meeting.iter_rows() if e is None and n is not None and config.is_staff(None, n)]
-    by_config = email.is_in(configured).fill_null(False) | (
-        email.is_null() & pl.col("name").str.to_lowercase().is_in(configured_names).fill_null(False)
-    )
-    return by_domain | by_email | by_name | by_config
+    by_email = _staff_domain(email, config).fill_null(False) | email.is_in(list(staff_emails) + configured).fill_null(False)
+    flags = frame.select(by_email.alias("is_staff")).to_series()
+    # By name only where there is no email (few rows): names checked for those rows only.
+    emailless = frame.get_column("email").is_null().arg_true()
+    if emailless.len():
+        names = list(staff_names) + configured_names
+        by_name = frame.select(pl.col("name").gather(emailless).str.to_lowercase().is_in(names).fill_null(False)).to_series()
+        flags = flags.scatter(emailless, flags.gather(emailless) | by_name)
+    return flags
 
 
 def _union_seconds(segments: pl.DataFrame) -> pl.DataFrame:
@@ -296,31 +310,38 @@ def _union_seconds(segments: pl.DataFrame) -> pl.DataFrame:
     batch's time span, so one running maximum over the whole column never carries over from one
     person to the next: an interval starts a new block when it begins after everything before it.
     """
-    seg = segments.select("pid", j=pl.col("join_at").dt.epoch("s"), l=pl.col("leave_at").dt.epoch("s")).unique()
+    seg = segments.select("pid", j=pl.col("join_at").dt.epoch("s"), l=pl.col("leave_at").dt.epoch("s"))
     if seg.height == 0:
         return pl.DataFrame(schema={"pid": pl.Int64, "union_seconds": pl.Int64, "segments": pl.UInt32})
     origin, span = seg["j"].min(), seg["l"].max() - seg["j"].min() + 1
     offset = pl.col("pid").cast(pl.Int64) * pl.lit(span, dtype=pl.Int64) - pl.lit(origin, dtype=pl.Int64)
+    seg = seg.sort("pid", "j", "l")
+    # repeated intervals (a re-downloaded copy) count once: sorted, a repeat follows its original
+    repeat = (pl.col("pid") == pl.col("pid").shift(1)) & (pl.col("j") == pl.col("j").shift(1)) & (pl.col("l") == pl.col("l").shift(1))
     seg = (
-        seg
-        .sort("pid", "j", "l")
+        seg.filter(~repeat.fill_null(False))
         .with_columns(j=pl.col("j") + offset, l=pl.col("l") + offset)
-        .with_columns(block=(pl.col("j") > pl.col("l").cum_max().shift(1)).fill_null(True).cum_sum())
+        .with_columns(reach=pl.col("l").cum_max())
+        .with_columns(starts=(pl.col("j") > pl.col("reach").shift(1)).fill_null(True))
     )
-    blocks = seg.group_by("block").agg(pid=pl.col("pid").first(), start=pl.col("j").min(), end=pl.col("l").max(), segments=pl.len())
-    return blocks.group_by("pid").agg(union_seconds=(pl.col("end") - pl.col("start")).sum(), segments=pl.col("segments").sum())
+    # a block's end is the running maximum at its last interval; its start the first interval's join
+    covered = (
+        pl.when(pl.col("starts").shift(-1).fill_null(True))
+        .then(pl.col("reach") - pl.when(pl.col("starts")).then(pl.col("j")).forward_fill())
+    )
+    return seg.with_columns(covered=covered).group_by("pid").agg(union_seconds=pl.col("covered").sum(), segments=pl.len())
 
 
-def _file_names(people: pl.DataFrame, by_session: dict[str, list[ZoomReport]]) -> pl.DataFrame:
+def _file_names(people: pl.DataFrame, sessions: list[list[ZoomReport]]) -> pl.DataFrame:
     """``source_files`` ("a.csv; b.csv") for each (session, bit mask of its files) that occurs: a
     person's files cost one bitwise OR while grouping. A session with more files than the mask
     holds lists all its files."""
     rows = []
-    for key, mask in people.select("session_key", "files").unique().iter_rows():
-        reports = by_session[key]
+    for session, mask in people.select("__session", "files").unique().iter_rows():
+        reports = sessions[session]
         chosen = reports if len(reports) > _MAX_FILES_PER_SESSION else [r for i, r in enumerate(reports) if mask >> i & 1]
-        rows.append((key, mask, "; ".join(sorted({r.source for r in chosen}))))
-    return pl.DataFrame(rows, schema={"session_key": pl.String, "files": pl.Int64, "source_files": pl.String}, orient="row")
+        rows.append((session, mask, "; ".join(sorted({r.source for r in chosen}))))
+    return pl.DataFrame(rows, schema={"__session": pl.UInt32, "files": pl.Int64, "source_files": pl.String}, orient="row")
 
 
 def _join_columns(frame: pl.DataFrame, other: pl.DataFrame, *, on: str | list[str]) -> pl.DataFrame:
@@ -353,7 +374,7 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
         schema={c: t for c, t in SESSION_SCHEMA.items() if c not in counted},
     )
 
-    frames = [_report_frame(r, k, i) for k, rs in by_session.items() for i, r in enumerate(rs)]
+    frames = [_report_frame(r, k, s, i) for s, (k, rs) in enumerate(by_session.items()) for i, r in enumerate(rs)]
     raw = pl.concat(frames, how="diagonal_relaxed") if frames else _empty_audience()
     time_cells = sum(r.stats.time_cells for r in reports)
     time_parsed = sum(r.stats.time_parsed for r in reports)
@@ -361,18 +382,37 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
         empty = sessions.with_columns(pl.lit(0, dtype=pl.Int64).alias(c) for c in counted).select(list(SESSION_SCHEMA))
         return CleanedZoom(pl.DataFrame(schema=ROW_SCHEMA), empty, ZoomQuality(len(by_session), 0, time_cells, time_parsed, 0, 0, 0, ()))
 
-    phones = normalize_phones(raw["phone"])
+    # Phones and names on another thread while this one cleans the emails and collects the staff.
+    def phones_and_names() -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+        # Names are cleaned once per distinct value (first names, last names and cities repeat a lot).
+        names = raw.select("first_name", "last_name")
+        names = _map_distinct(_map_distinct(names, "first_name", proper_case_expr), "last_name", proper_case_expr)
+        return normalize_phones(raw["phone"]), names.get_column("first_name"), names.get_column("last_name")
+
+    job = _background(phones_and_names)
+    email = normalize_emails(raw["email"])
+    email = pl.select(pl.when(email_is_valid_expr(pl.lit(email))).then(pl.lit(email))).to_series()
+    staff_emails, staff_names = _staff_emails(reports), _staff_names(reports)
+    phones, first_name, last_name = job.result()
     waiting = pl.col("in_waiting_room").fill_null(False)
     df = raw.with_columns(
         phone_key=phones["phone_key"],
         phone_status=phones["phone_status"],
-        email=normalize_emails(raw["email"]),
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
         registered_row=pl.col("section").is_in(REGISTERED_SECTIONS),
         attended_row=~waiting & (pl.col("attended").fill_null(False) | pl.col("join_at").is_not_null()),
-    ).with_columns(email=pl.when(email_is_valid_expr(pl.col("email"))).then(pl.col("email")))
-    # Names are cleaned once per distinct value (first names, last names and cities repeat a lot).
-    df = _map_distinct(df, "first_name", proper_case_expr)
-    df = _map_distinct(df, "last_name", proper_case_expr)
+    )
+
+    def order_and_rank(frame: pl.DataFrame = df) -> tuple[pl.Series, pl.Series]:
+        """The rows in the order values are picked in (see below), and each row's rank in it."""
+        order = frame.select(
+            pl.arg_sort_by(["generated_at", "registered_row", "file_order", "line"], descending=[True, True, False, False], nulls_last=True)
+        ).to_series()
+        return order, pl.zeros(frame.height, dtype=order.dtype, eager=True).scatter(order, pl.int_range(frame.height, dtype=order.dtype, eager=True))
+
+    ordering = _background(order_and_rank)
     # The displayed name only matters where the file gives no first/last name (meetings, walk-ins).
     nameless = pl.col("first_name").is_null() & pl.col("last_name").is_null()
     if df.select(nameless.any()).item():
@@ -386,82 +426,142 @@ def build_zoom_sessions(reports: Sequence[ZoomReport], config: ZoomConfig) -> Cl
         )
     )
 
-    staff_emails, staff_names = _staff_emails(reports), _staff_names(reports)
     df = df.with_columns(is_staff=_staff_flags(df, staff_emails, staff_names, config))
 
     # Identity: phone, else the phone another row gives the same email, else email, else name, else the row.
     no_phone = df.filter(pl.col("phone_key").is_null() & pl.col("email").is_not_null()).select("session_key", "email").unique()
     email_phone = (
-        df.filter(pl.col("phone_key").is_not_null())
+        df.select("session_key", "email", "phone_key", "registered_at", "join_at")
+        .filter(pl.col("phone_key").is_not_null())
         .join(no_phone, on=["session_key", "email"], how="semi")
         .sort(pl.coalesce("registered_at", "join_at"), nulls_last=True)
         .group_by("session_key", "email", maintain_order=True)
         .agg(__email_phone=pl.col("phone_key").first())
-    )
-    if email_phone.height:
+    ) if no_phone.height else None
+    if email_phone is not None and email_phone.height:
         adopted = df.select("session_key", "email").join(email_phone, on=["session_key", "email"], how="left", maintain_order="left")
         df = df.with_columns(adopted.get_column("__email_phone"))
     else:
         df = df.with_columns(__email_phone=pl.lit(None, dtype=pl.String))
     phone = pl.coalesce("phone_key", "__email_phone")
-    row_id = pl.format("row:{}:{}", pl.col("file"), pl.col("line"))
-    df = df.with_columns(
-        person_key=pl.coalesce(phone, pl.col("email"), pl.lit("name:") + pl.col("name").str.to_lowercase(), row_id),
-        identity=pl.when(phone.is_not_null()).then(pl.lit("phone"))
-        .when(pl.col("email").is_not_null()).then(pl.lit("email"))
-        .when(pl.col("name").is_not_null()).then(pl.lit("name"))
-        .otherwise(pl.lit("row")),
-    )
+    df = df.with_columns(person_key=pl.coalesce(phone, pl.col("email")))
+    keyless = df.get_column("person_key").is_null().arg_true()
+    if keyless.len():
+        # Rare: neither phone nor email. Name, else the row (computed for those rows only).
+        row_id = pl.format("row:{}:{}", pl.col("file"), pl.col("line"))
+        fallback = df[keyless].select(pl.coalesce(pl.lit("name:") + pl.col("name").str.to_lowercase(), row_id)).to_series()
+        df = df.with_columns(df.get_column("person_key").scatter(keyless, fallback))
 
     # Newest report first, registration rows before others, then file order: within each person's
-    # group, "first non-null" then picks each value from the best source.
-    keys = ["session_key", "person_key"]
-    df = df.sort(["generated_at", "registered_row", "file_order", "line"], descending=[True, True, False, False], nulls_last=True)
-    first = lambda c: pl.col(c).drop_nulls().first()  # noqa: E731
+    # group, "first non-null" then picks each value from the best source. The (wide) frame is not
+    # sorted: each row gets its rank in that order, each person the smallest rank of the rows
+    # that have a value, and the values are gathered from those rows once per person.
+    order, rank = ordering.result()
+    # A person is identified by the rank of their first row: hashing the (session, person key)
+    # strings once, the grouping itself is on an integer.
+    df = df.with_columns(rank.alias("__rank")).with_columns(__person=pl.col("__rank").min().over("__session", "person_key"))
+    rank_where = lambda cond: pl.when(cond).then(pl.col("__rank")).min()  # noqa: E731
+    picked = ("name", "first_name", "last_name", "email", "phone_key", "__email_phone", "country", "city", "approval_status", "source_name", "is_guest", "answers")
     usable = pl.col("phone_status").is_in([VALID, INTERNATIONAL])
     attended_row = pl.col("attended_row")
-    people = df.group_by(keys).agg(
-        identity=pl.col("identity").first(),
-        name=first("name"),
-        first_name=first("first_name"),
-        last_name=first("last_name"),
-        email=first("email"),
-        phone_key=pl.coalesce(first("phone_key"), first("__email_phone")),
-        phone_status=pl.coalesce(
-            pl.col("phone_status").filter(usable).first(),
-            pl.col("phone_status").filter(pl.col("phone_status") != MISSING).first(),
-            pl.lit(MISSING),
-        ),
+    # A column without nulls (or all null) takes its value from the person's first row.
+    nulls = df.select(pl.col(picked).null_count()).row(0, named=True)
+    sparse = [c for c in picked if 0 < nulls[c] < df.height]
+    at = {c: f"__at_{c}" if c in sparse else "__person" for c in picked}
+    grouped = df.lazy().group_by("__person").agg(
+        **{f"__at_{c}": rank_where(pl.col(c).is_not_null()) for c in sparse},
+        __at_usable=rank_where(usable),
+        __at_given=rank_where(pl.col("phone_status") != MISSING),
         phone_given=(pl.col("phone_status") != MISSING).any(),
         phone_column=pl.col("phone").is_not_null().any(),
-        country=first("country"),
-        city=first("city"),
         registered=pl.col("registered_row").any(),
         registered_at=pl.col("registered_at").min(),
-        approval_status=first("approval_status"),
-        source_name=first("source_name"),
         attended_any=attended_row.any(),
         first_join=pl.when(attended_row).then(pl.col("join_at")).min(),
         last_leave=pl.when(attended_row).then(pl.col("leave_at")).max(),
         reported_minutes=pl.when(attended_row).then(pl.col("minutes")).max(),
-        is_guest=first("is_guest"),
-        answers=first("answers"),
         files=pl.col("file_bit").bitwise_or(),
         is_staff=pl.col("is_staff").any(),
+    ).collect()
+
+    def intervals() -> pl.DataFrame:
+        """Union of the intervals of the non-staff people, each row mapped to its person (``pid``,
+        the row of ``grouped``) by its person's first rank."""
+        pid_of_rank = pl.zeros(df.height, dtype=pl.UInt32, eager=True).scatter(
+            grouped.get_column("__person"), pl.int_range(grouped.height, dtype=pl.UInt32, eager=True)
+        )
+        timed = df.select(pid_of_rank.gather(df.get_column("__person")).alias("pid"), "join_at", "leave_at", "is_staff", "attended_row").filter(
+            ~pl.col("is_staff") & pl.col("attended_row") & pl.col("join_at").is_not_null() & pl.col("leave_at").is_not_null() & (pl.col("leave_at") >= pl.col("join_at"))
+        )
+        return _union_seconds(timed.filter(~grouped.get_column("is_staff").gather(timed.get_column("pid"))))
+
+    union_job = _background(intervals)
+    rows_at: dict[str, pl.Series] = {}
+    values: dict[tuple[str, str], pl.Series] = {}
+
+    def value(column: str, at: str) -> pl.Series:
+        """``column`` of the row each person's ``at`` rank points to (null where none does)."""
+        if (column, at) not in values:
+            if at not in rows_at:
+                rows_at[at] = order.gather(grouped.get_column(at))
+            values[column, at] = df.get_column(column).gather(rows_at[at])
+        return values[column, at]
+
+    lead = pl.DataFrame([value(c, "__person").alias(c) for c in ("phone_key", "__email_phone", "email", "name")])
+    identity = lead.select(
+        pl.when(pl.coalesce("phone_key", "__email_phone").is_not_null()).then(pl.lit("phone"))
+        .when(pl.col("email").is_not_null()).then(pl.lit("email"))
+        .when(pl.col("name").is_not_null()).then(pl.lit("name"))
+        .otherwise(pl.lit("row"))
+        .alias("identity")
+    ).get_column("identity")
+    person_session = value("__session", "__person")
+    people = pl.DataFrame([
+        sessions.get_column("session_key").gather(person_session),
+        person_session,
+        value("person_key", "__person"),
+    ]).with_columns(
+        identity,
+        *(value(c, at[c]) for c in ("name", "first_name", "last_name", "email")),
+        pl.coalesce(value("phone_key", at["phone_key"]), value("__email_phone", at["__email_phone"])).alias("phone_key"),
+        pl.coalesce(
+            value("phone_status", "__at_usable"),
+            value("phone_status", "__at_given"),
+            pl.lit(MISSING),
+        ).alias("phone_status"),
+        grouped.get_column("phone_given"),
+        grouped.get_column("phone_column"),
+        value("country", at["country"]),
+        value("city", at["city"]),
+        grouped.get_column("registered"),
+        grouped.get_column("registered_at"),
+        value("approval_status", at["approval_status"]),
+        value("source_name", at["source_name"]),
+        *(grouped.get_column(c) for c in ("attended_any", "first_join", "last_leave", "reported_minutes")),
+        value("is_guest", at["is_guest"]),
+        value("answers", at["answers"]),
+        grouped.get_column("files"),
+        grouped.get_column("is_staff"),
     ).with_row_index("pid")
+
+    unions = union_job.result()
+    union_seconds = pl.repeat(None, people.height, dtype=pl.Int64, eager=True).alias("union_seconds")
+    segments = pl.repeat(None, people.height, dtype=pl.Int64, eager=True).alias("segments")
+    if unions.height:
+        union_seconds = union_seconds.scatter(unions.get_column("pid"), unions.get_column("union_seconds").cast(pl.Int64))
+        segments = segments.scatter(unions.get_column("pid"), unions.get_column("segments").cast(pl.Int64))
+    people = people.with_columns(union_seconds, segments)
+
     # A person any of whose rows is a host's or panelist's is staff, not audience.
     staff_excluded = people.filter("is_staff").group_by("session_key").agg(staff_excluded=pl.len())
     people = people.filter(~pl.col("is_staff"))
-    people = _join_columns(people, _file_names(people, by_session), on=["session_key", "files"])
+    people = _join_columns(people, _file_names(people, list(by_session.values())), on=["__session", "files"])
     people = _map_distinct(people, "city", proper_case_expr)
     people = people.with_columns(
         pl.col("source_name", "country").str.strip_chars().replace("", None),
     )
-    timed = df.filter(~pl.col("is_staff") & pl.col("attended_row") & pl.col("join_at").is_not_null() & pl.col("leave_at").is_not_null() & (pl.col("leave_at") >= pl.col("join_at")))
-    timed = timed.select(*keys, "join_at", "leave_at").join(people.select(*keys, "pid"), on=keys, how="left")
-    unions = _union_seconds(timed)
-    people = _join_columns(people, unions, on="pid")
-    people = _join_columns(people, sessions, on="session_key")
+    session_columns = sessions.drop("session_key")
+    people = people.with_columns(session_columns.select(pl.all().gather(people.get_column("__session"))).get_columns())
 
     attended = pl.when(pl.col("has_attendance")).then(pl.col("attended_any"))
     minutes = (
