@@ -10,7 +10,10 @@ Phase 1 (the team's ``all_leads`` → ``M0_Leads`` → ``M0`` tabs), for one mon
   (Miscellaneous)"); a Miscellaneous first source is then looked up in the month's
   ``manual_mapping.csv`` rows (and in the rows without a month), which the team fills in by hand;
 * ``attended``: the phone attended a Zoom webinar or bootcamp session between the window's start
-  and the end of M (the seed's XLOOKUP into the Zoom attendance tab); ``registered`` likewise;
+  and the end of M (the seed's XLOOKUP into the Zoom attendance tab); ``registered`` likewise. A
+  Zoom row without a phone (a meeting participant report has none; some webinar reports have no
+  phone column) counts for the phone its email belongs to, by the identity rule of
+  ``lib.identity`` (:func:`zoom_with_phones`);
 * ``employee``: the rep of the phone's first assignment in M (the seed's XLOOKUP returns the first
   match of the month's tab, which the CRM lists by assignOn).
 
@@ -40,6 +43,7 @@ from funnel_assets.lib.config import (
     not_blank,
     read_config_csv,
 )
+from funnel_assets.lib.identity import KIND_ORDER
 
 __all__ = [
     "ATTRIBUTED_LEADS_SCHEMA",
@@ -48,6 +52,7 @@ __all__ = [
     "SALES_ENRICHED_COLUMNS",
     "attributed_leads",
     "enrich_sales",
+    "zoom_with_phones",
     "final_funnel_expr",
     "load_attribution_settings",
     "load_manual_mapping",
@@ -178,6 +183,35 @@ def load_attribution_settings(path: Path | str) -> AttributionSettings:
     return AttributionSettings(**values)
 
 
+# ============================================================================= Zoom rows → phones
+
+
+def zoom_with_phones(zoom: pl.DataFrame, touches: pl.DataFrame) -> pl.DataFrame:
+    """Zoom rows whose ``phone_key`` is null take the phone of their ``email``, as ``people`` resolves
+    identity (``lib.identity``): the phone of the email's earliest touch that has both (touches in
+    first-touch order: ``occurred_at``, kind, ``touchpoint_id``). A Zoom row keeps its own phone.
+
+    Without this, everyone who joined a session run as a Zoom meeting (whose participant report
+    has names and emails, never phones) or a webinar whose report has no phone column would count
+    as not having attended. ``touches``: ``touchpoints`` rows (``touchpoint_id``, ``occurred_at``,
+    ``kind``, ``phone_key``, ``email``)."""
+    rank = pl.col("kind").replace_strict(KIND_ORDER, default=len(KIND_ORDER), return_dtype=pl.Int8)
+    as_text = [pl.col("phone_key").cast(pl.String), pl.col("email").cast(pl.String)]  # an all-null column reads back untyped
+    zoom, touches = zoom.with_columns(as_text), touches.with_columns(as_text)
+    email_phone = (
+        touches.filter(pl.col("phone_key").is_not_null() & pl.col("email").is_not_null())
+        .with_columns(__rank=rank)
+        .sort("occurred_at", "__rank", "touchpoint_id", nulls_last=True)
+        .group_by("email", maintain_order=True)
+        .agg(__email_phone=pl.col("phone_key").first())
+    )
+    return (
+        zoom.join(email_phone, on="email", how="left", maintain_order="left")
+        .with_columns(phone_key=pl.coalesce("phone_key", "__email_phone"))
+        .drop("__email_phone")
+    )
+
+
 # ============================================================================= Phase 1: attributed leads
 
 ATTRIBUTED_LEADS_SCHEMA: dict[str, pl.DataType] = {
@@ -214,7 +248,8 @@ def attributed_leads(
     ``assignments``: usable CRM assignment rows (columns ``phone_key``, ``assigned_at``,
     ``assigned_date``, ``source``, ``employee``, ``dump_row``); rows without a phone key can't be
     attributed (they stay in ``crm_assigned_leads`` with their problem). ``zoom``: rows with
-    ``phone_key``, ``session_date``, ``registered``, ``attended``.
+    ``phone_key``, ``session_date``, ``registered``, ``attended`` (phones resolved from emails with
+    :func:`zoom_with_phones`).
     """
     usable = assignments.filter(pl.col("phone_key").is_not_null() & pl.col("assigned_at").is_not_null())
     usable = funnel_mapping.apply(usable, "source")

@@ -184,3 +184,27 @@ def test_sales_attended_flag_and_first_touch():
     out = enrich_sales(sales, zoom, a, funnel_mapping=MAPPING, manual_mapping=ManualMapping.empty())
     assert out["attended"].to_list() == [True, False, None]  # s2 attended only after buying; s3 has no phone
     assert out["first_funnel"].to_list() == ["CMA Webinar", None, None]
+
+
+def test_zoom_rows_without_a_phone_take_their_emails_phone():
+    from funnel_assets.lib.attribution import zoom_with_phones
+
+    at = lambda h: datetime(2025, 3, 1, h, tzinfo=timezone.utc)  # noqa: E731
+    touches = pl.DataFrame({
+        "touchpoint_id": ["t1", "t2", "t3", "t4"],
+        "occurred_at": [at(9), at(8), at(10), at(7)],
+        "kind": ["lead_captured", "lead_captured", "bootcamp_attended", "sales_assigned"],
+        "phone_key": ["919800000002", "919800000001", None, "919800000003"],
+        "email": ["a@x.in", "a@x.in", "b@x.in", None],
+    })
+    zoom = pl.DataFrame({
+        "phone_key": [None, "919800000009", None, None],
+        "email": ["a@x.in", "a@x.in", "b@x.in", None],
+        "session_date": [date(2025, 3, 1)] * 4,
+        "registered": [False] * 4,
+        "attended": [True] * 4,
+    })
+    out = zoom_with_phones(zoom, touches)
+    # the email's earliest touch with a phone; a row's own phone stays; an email never seen with a phone stays unknown
+    assert out["phone_key"].to_list() == ["919800000001", "919800000009", None, None]
+    assert out.columns == zoom.columns

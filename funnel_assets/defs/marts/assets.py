@@ -23,6 +23,7 @@ from funnel_assets.defs.resources import ExportsResource, ProjectConfigResource,
 from funnel_assets.lib import attribution
 from funnel_assets.lib import funnel_daily as funnel_daily_lib
 from funnel_assets.lib.crm import ASSIGNED_LEADS_SCHEMA, SALES_SCHEMA
+from funnel_assets.lib.identity import TOUCHPOINT_SCHEMA
 from funnel_assets.lib.leads_sheet import LEADS_SCHEMA
 from funnel_assets.lib.spend import AD_SPEND_SCHEMA
 from funnel_assets.lib.zoom_sessions import ROW_SCHEMA as ZOOM_SCHEMA
@@ -39,7 +40,8 @@ MARTS_FRESHNESS = dg.FreshnessPolicy.cron(
 MAX_MISC_SHARE = 0.10
 
 ASSIGNMENT_COLUMNS = ["phone_key", "assigned_at", "assigned_date", "source", "employee", "dump_row", "problem"]
-ZOOM_COLUMNS = ["phone_key", "session_date", "registered", "attended"]
+ZOOM_COLUMNS = ["phone_key", "email", "session_date", "registered", "attended"]
+TOUCH_COLUMNS = ["touchpoint_id", "occurred_at", "kind", "phone_key", "email"]
 
 ATTRIBUTED_COLUMNS = {
     "month": "The month (its first day): every phone assigned in it appears once",
@@ -67,7 +69,10 @@ def _usable_assignments(context, db: Warehouse, notes: list[str], **read) -> pl.
 
 
 def _zoom_people(context, db: Warehouse, notes: list[str]) -> pl.DataFrame:
-    return read_source_table(context, db, "zoom_sessions", schema=ZOOM_SCHEMA, notes=notes, columns=ZOOM_COLUMNS)
+    """Zoom rows with a phone: their own, else their email's (meeting reports carry no phone)."""
+    zoom = read_source_table(context, db, "zoom_sessions", schema=ZOOM_SCHEMA, notes=notes, columns=ZOOM_COLUMNS)
+    touches = read_source_table(context, db, "touchpoints", schema=TOUCHPOINT_SCHEMA, notes=notes, columns=TOUCH_COLUMNS)
+    return attribution.zoom_with_phones(zoom, touches)
 
 
 def _notes(notes: list[str]) -> dict:
@@ -83,7 +88,7 @@ def _export(exports: ExportsResource, db: Warehouse, table: str, frame: pl.DataF
 @dg.asset(
     group_name=GROUP,
     kinds={"polars", "sql", "csv"},
-    deps=["crm_assigned_leads", "zoom_sessions"],
+    deps=["crm_assigned_leads", "zoom_sessions", "touchpoints"],
     pool=WAREHOUSE_POOL,
     freshness_policy=MARTS_FRESHNESS,
     tags={"layer": "mart"},
@@ -161,7 +166,7 @@ SALES_COLUMNS = {
 @dg.asset(
     group_name=GROUP,
     kinds={"polars", "sql", "csv"},
-    deps=["crm_sales", "crm_assigned_leads", "zoom_sessions"],
+    deps=["crm_sales", "crm_assigned_leads", "zoom_sessions", "touchpoints"],
     pool=WAREHOUSE_POOL,
     freshness_policy=MARTS_FRESHNESS,
     tags={"layer": "mart"},
