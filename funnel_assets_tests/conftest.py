@@ -76,3 +76,16 @@ def warehouse_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(autouse=True)
+def _forget_dagster_defs_state_storage():
+    """Dagster 1.13 keeps "the current definitions-state storage" in a context variable that a
+    sensor context built in one test can leave pointing at that test's (closed) instance; the next
+    ``defs()`` then fails with "Attempted to resolve undefined DagsterInstance weakref". Each test
+    starts and ends without one."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+    yield
+    _current_storage.set(None)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import dagster as dg
 import polars as pl
 
+from funnel_assets.lib.config import ConfigError
+from funnel_assets.lib.fetch import FetchError, is_transient
 from funnel_assets.lib.settings import load_settings
 from funnel_assets.lib.warehouse import WriteReport
 
@@ -25,12 +28,36 @@ daily_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
 WAREHOUSE_POOL = "warehouse"
 
 
-def daily_multi_asset(*, specs: list[dg.AssetSpec], check_specs: list[dg.AssetCheckSpec] = ()):
+NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL)
+"""Steps that download (leads sheet, CRM, spend sheet) are retried by Dagster after 1, 2 and 4
+minutes when the failure may go away by itself (raise ``dg.Failure(allow_retries=False)`` when
+it cannot: a wrong token, an HTML page, missing columns)."""
+
+
+@contextmanager
+def retried_only_when_it_may_help(*never_retried: type[Exception], keeps: str = "The previous data is kept."):
+    """Inside a step with ``NETWORK_RETRY``: a download failure is retried only when it may go away
+    by itself (``fetch.is_transient``); a mistake in a configuration file, or one of
+    ``never_retried`` (a file that can't be read), never is: fix it, then re-execute. Anything
+    else (the warehouse briefly unreachable, ...) is retried."""
+    try:
+        yield
+    except FetchError as exc:
+        raise dg.Failure(description=f"{exc} {keeps}", allow_retries=is_transient(exc)) from None
+    except (ConfigError, *never_retried) as exc:
+        raise dg.Failure(description=f"{exc}\n{keeps}", allow_retries=False) from None
+
+
+def daily_multi_asset(
+    *, specs: list[dg.AssetSpec], check_specs: list[dg.AssetCheckSpec] = (), retry_policy: dg.RetryPolicy | None = None, name: str | None = None
+):
     """A source's daily-partitioned datasets, computed together: one call handles a range of days
     (the backfill policy batches up to a month per run) and writes through the warehouse pool."""
     return dg.multi_asset(
         specs=specs,
         check_specs=list(check_specs),
+        retry_policy=retry_policy,
+        name=name,
         partitions_def=daily_partitions,
         backfill_policy=daily_backfill_policy,
         pool=WAREHOUSE_POOL,

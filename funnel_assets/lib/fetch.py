@@ -50,6 +50,7 @@ __all__ = [
     "TruncatedCSVError",
     "decode_csv_bytes",
     "fetch_csv",
+    "is_transient",
     "redact_url",
 ]
 
@@ -825,6 +826,17 @@ def fetch_csv(
         attempts=attempts,
         sha256=hashlib.sha256(content).hexdigest(),
     )
+
+
+def is_transient(exc: FetchError) -> bool:
+    """Whether trying the same download again later may succeed: timeouts, refused connections,
+    429 / 5xx and cut-off downloads may; an HTML page, an empty file, missing columns or another
+    4xx (a wrong token, a wrong URL) will not fix themselves."""
+    if isinstance(exc, TruncatedCSVError):
+        return True
+    if isinstance(exc, (NotCSVError, MissingColumnsError, EmptyCSVError)):
+        return False
+    return not (exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429))
 
 
 def _public_error(

@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from funnel_assets.defs.leads_sheet.assets import leads_sheet_assets
+from funnel_assets.defs.leads_sheet.assets import build_leads_sheet_assets, leads_sheet_assets
 from funnel_assets.defs.resources import LeadsSheetResource, ProjectConfigResource, WarehouseResource
 from funnel_assets.lib.config import OTHER_SOURCES_FUNNEL
 from funnel_assets.lib.demo_leads import generate_leads_sheet
@@ -102,6 +102,17 @@ def test_rejects_are_kept_with_reasons(sheet, warehouse_url):
     assert rejects["reason"].str.contains("could not be read|no usable phone or email").all()
 
 
+def test_the_step_is_retried_by_dagster_when_the_download_keeps_failing(sheet, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    assets = build_leads_sheet_assets(dg.RetryPolicy(max_retries=2, delay=0))
+    with LocalHTTPServer() as server:
+        server.enqueue("/export", ScriptedResponse(status=503), ScriptedResponse(status=503), ScriptedResponse.csv(sheet.read_text()))
+        result = dg.materialize([assets], partition_key="2025-03-05", resources=resources(server.url("/export"), url, retries=1))
+        assert result.success
+        assert len(server.requests_for("/export")) == 3  # two in the first attempt, one in Dagster's retry
+    assert leads_table(url).height > 20
+
+
 def test_sheet_over_http_with_a_transient_failure(sheet, tmp_path):
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
     with LocalHTTPServer() as server:
@@ -116,7 +127,7 @@ def test_sheet_over_http_with_a_transient_failure(sheet, tmp_path):
     "response, message",
     [
         (ScriptedResponse.html("<!DOCTYPE html><html><title>Sign in - Google Accounts</title></html>"), "web page"),
-        ("truncated", "trunc"),
+        ("truncated", "the server announced"),
         (ScriptedResponse(status=404), "404"),
     ],
 )
@@ -126,14 +137,20 @@ def test_a_bad_download_fails_the_run_and_keeps_yesterdays_rows(sheet, tmp_path,
     before = leads_table(url)
     if response == "truncated":
         response = ScriptedResponse.csv(sheet.read_text(), close_after=5000)
+    no_wait = build_leads_sheet_assets(dg.RetryPolicy(max_retries=2, delay=0))
     with LocalHTTPServer() as server:
         server.set_default("/export", response)
         result = dg.materialize(
-            [leads_sheet_assets], partition_key="2025-03-05", resources=resources(server.url("/export"), url, retries=1), raise_on_error=False
+            [no_wait], partition_key="2025-03-05", resources=resources(server.url("/export"), url, retries=1), raise_on_error=False
         )
+        requests = len(server.requests_for("/export"))
     assert not result.success
+    # a cut-off download may succeed later: Dagster retries the step (3 attempts of 2 requests);
+    # a sign-in page or a 404 will not fix itself: one attempt
+    assert requests == (6 if message == "the server announced" else 1)
     failure = result.failure_data_for_node("leads_sheet_assets")
-    assert message.lower() in str(failure.error.message).lower() or message.lower() in str(failure.error.cause).lower()
+    said = " ".join(str(x) for x in (failure.error.message, failure.error.cause, failure.user_failure_data and failure.user_failure_data.description))
+    assert message.lower() in said.lower() and "previous data is kept" in said
     assert leads_table(url).equals(before)
 
 

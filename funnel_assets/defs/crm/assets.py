@@ -15,14 +15,7 @@ from funnel_assets.defs.common import SETTINGS, WAREHOUSE_POOL, table_metadata
 from funnel_assets.defs.crm.resources import CrmResource
 from funnel_assets.defs.resources import WarehouseResource
 from funnel_assets.lib import crm as lib
-from funnel_assets.lib.fetch import (
-    EmptyCSVError,
-    FetchedCSV,
-    FetchError,
-    MissingColumnsError,
-    NotCSVError,
-    TruncatedCSVError,
-)
+from funnel_assets.lib.fetch import FetchedCSV, FetchError, is_transient
 from funnel_assets.lib.phones import mask_phone
 from funnel_assets.lib.warehouse import Warehouse
 
@@ -132,14 +125,10 @@ def fetch_dump(crm: CrmResource, dump: str) -> FetchedCSV:
     try:
         return crm.fetch(dump)
     except FetchError as exc:
-        unfixable = isinstance(exc, (NotCSVError, MissingColumnsError, EmptyCSVError)) or (
-            exc.status is not None and 400 <= exc.status < 500 and exc.status != 429
-        )
-        retryable = isinstance(exc, TruncatedCSVError) or not unfixable
         raise dg.Failure(
             description=f"{exc} The previous snapshot is kept.",
             metadata={"location": exc.location, "http_status": exc.status or "none", "attempts": exc.attempts},
-            allow_retries=retryable,
+            allow_retries=is_transient(exc),
         ) from None
 
 

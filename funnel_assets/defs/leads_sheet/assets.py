@@ -6,9 +6,11 @@ import dagster as dg
 import polars as pl
 
 from funnel_assets.defs.common import (
+    NETWORK_RETRY,
     SETTINGS,
     daily_multi_asset,
     partition_dates,
+    retried_only_when_it_may_help,
     table_metadata,
 )
 from funnel_assets.defs.resources import LeadsSheetResource, ProjectConfigResource, WarehouseResource
@@ -40,8 +42,9 @@ CHECKS = [
 ]
 
 
-@daily_multi_asset(
-    specs=[
+def _specs() -> list[dg.AssetSpec]:
+    # built on demand: AssetSpecs at module level would be loaded as assets of their own
+    return [
         dg.AssetSpec(
             "marketing_leads",
             group_name=GROUP,
@@ -66,10 +69,10 @@ CHECKS = [
             ),
             tags={"layer": "raw", "source": "leads_sheet"},
         ),
-    ],
-    check_specs=CHECKS,
-)
-def leads_sheet_assets(
+    ]
+
+
+def _leads_sheet(
     context: dg.AssetExecutionContext,
     leads_sheet: LeadsSheetResource,
     project_config: ProjectConfigResource,
@@ -77,11 +80,13 @@ def leads_sheet_assets(
 ):
     """Fetch the leads sheet export, clean it, and replace the run's days in the warehouse."""
     start, end = partition_dates(context)
-    fetched = leads_sheet.fetch()
-    raw, missing_columns = lib.read_leads_sheet(fetched.content, location=fetched.location)
+    with retried_only_when_it_may_help(lib.LeadsSheetError):
+        fetched = leads_sheet.fetch()
+        raw, missing_columns = lib.read_leads_sheet(fetched.content, location=fetched.location)
+        mapping = project_config.funnel_mapping()
     cleaned = lib.clean_leads(
         raw,
-        project_config.funnel_mapping(),
+        mapping,
         timezone=SETTINGS.timezone,
         day_first_default=leads_sheet.day_first_dates,
         first_date=SETTINGS.start_date,
@@ -136,6 +141,14 @@ def leads_sheet_assets(
             **source_meta,
         ),
     )
+
+
+def build_leads_sheet_assets(retry_policy: dg.RetryPolicy | None = NETWORK_RETRY) -> dg.AssetsDefinition:
+    """The leads sheet's assets; tests pass a retry policy that does not wait."""
+    return daily_multi_asset(specs=_specs(), check_specs=CHECKS, retry_policy=retry_policy, name="leads_sheet_assets")(_leads_sheet)
+
+
+leads_sheet_assets = build_leads_sheet_assets()
 
 
 def _check_results(q: lib.LeadsQuality) -> list[dg.AssetCheckResult]:

@@ -6,17 +6,18 @@ import dagster as dg
 import polars as pl
 
 from funnel_assets.defs.common import (
+    NETWORK_RETRY,
     SETTINGS,
     WAREHOUSE_POOL,
     daily_backfill_policy,
     daily_partitions,
     partition_dates,
+    retried_only_when_it_may_help,
     table_metadata,
 )
 from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource
 from funnel_assets.defs.spend.resources import SpendSheetResource
 from funnel_assets.lib import spend as lib
-from funnel_assets.lib.fetch import EmptyCSVError, FetchedCSV, FetchError, MissingColumnsError, NotCSVError
 
 GROUP = "spend"
 TAGS = {"layer": "raw", "source": "spend_sheet"}
@@ -99,7 +100,7 @@ CHECKS = [
     backfill_policy=daily_backfill_policy,
     pool=WAREHOUSE_POOL,
     can_subset=False,
-    retry_policy=dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+    retry_policy=NETWORK_RETRY,
 )
 def spend_assets(
     context: dg.AssetExecutionContext,
@@ -110,8 +111,10 @@ def spend_assets(
     """Fetch the spend sheet export, type it, and replace the run's days of spend and spend per funnel."""
     start, end = partition_dates(context)
     days = [start + timedelta(days=i) for i in range((end - start).days)]
-    fetched, raw = _fetch_and_read(spend_sheet)
-    known_funnels = project_config.funnel_mapping().table["funnel"].unique().to_list()
+    with retried_only_when_it_may_help(lib.SpendSheetError):
+        fetched = spend_sheet.fetch()
+        raw = lib.read_spend_sheet(fetched.content, location=fetched.location)
+        known_funnels = project_config.funnel_mapping().table["funnel"].unique().to_list()
     cleaned = lib.clean_spend(
         raw.frame,
         timezone=SETTINGS.timezone,
@@ -231,20 +234,6 @@ def spend_funnel_totals(context: dg.AssetExecutionContext, warehouse: WarehouseR
             cost_by_funnel=dg.MetadataValue.md(_cost_table(totals)),
         )
     )
-
-
-def _fetch_and_read(spend_sheet: SpendSheetResource) -> tuple[FetchedCSV, lib.RawSpend]:
-    """Download and parse the export. Problems a retry cannot fix (a sign-in page, a 404, missing
-    columns) fail at once without Dagster's retries; transient ones (5xx, cut-off downloads) retry."""
-    try:
-        fetched = spend_sheet.fetch()
-        return fetched, lib.read_spend_sheet(fetched.content, location=fetched.location)
-    except (NotCSVError, EmptyCSVError, MissingColumnsError, lib.SpendSheetError) as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
-    except FetchError as exc:
-        if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429):
-            raise dg.Failure(description=str(exc), allow_retries=False) from exc
-        raise
 
 
 def _cost_table(frame: pl.DataFrame) -> str:
