@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipeline-days", type=int, default=90, help="days in the pipeline benchmark's backfill (default 90)")
     parser.add_argument("--pipeline-scale", type=float, default=1.0, help="ed-tech world volume for the pipeline benchmark (default 1.0, full scale)")
     parser.add_argument("--pipeline-warehouse-url", default=None, help="warehouse for the pipeline benchmark (default: a SQLite file in a temp folder)")
+    parser.add_argument("--pipeline-instance", choices=["sqlite", "postgres"], default="sqlite",
+                        help="pipeline benchmark: the Dagster instance's storage (default sqlite; postgres: a throw-away database on FUNNEL_BENCH_POSTGRES_URL)")
     parser.add_argument("--pipeline-profile", action="store_true", help="pipeline benchmark: print a cProfile of the D-1 run")
     parser.add_argument("--pipeline-keep", action="store_true", help="keep the pipeline benchmark's temp folder (instance, warehouse, logs)")
     args = parser.parse_args(argv)

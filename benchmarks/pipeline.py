@@ -128,14 +128,41 @@ def project_pools() -> dict:
 
 
 @contextlib.contextmanager
-def synchronous_instance(home: Path):
-    """A persistent SQLite instance in ``home`` whose submitted runs execute in this process at once."""
+def synchronous_instance(home: Path, postgres_server: str | None = None, cleanups: list | None = None):
+    """A persistent instance whose submitted runs execute in this process at once: SQLite files in
+    ``home`` (the project's default), or, with ``postgres_server``, storage in a throw-away
+    PostgreSQL database on that server (``deploy/postgres``'s set-up), dropped by ``cleanups``
+    (called by the caller once it has read what it needs) or at the end."""
+    import uuid
+
     import dagster as dg
+    import sqlalchemy as sa
 
     home.mkdir(parents=True, exist_ok=True)
-    with dg.instance_for_test(temp_dir=str(home), overrides=project_pools(),
-                              synchronous_run_coordinator=True, synchronous_run_launcher=True) as instance:
-        yield instance
+    overrides = project_pools()
+    admin, name = None, None
+    if postgres_server:
+        name = f"funnel_bench_dagster_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = sa.engine.make_url(postgres_server).set(drivername="postgresql+psycopg2", database=name)
+        overrides["storage"] = {"postgres": {"postgres_url": url.render_as_string(hide_password=False)}}
+    def drop() -> None:
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+
+    try:
+        with dg.instance_for_test(temp_dir=str(home), overrides=overrides,
+                                  synchronous_run_coordinator=True, synchronous_run_launcher=True) as instance:
+            yield instance
+    finally:
+        if cleanups is None:
+            drop()
+        else:
+            cleanups.append(drop)
 
 
 @contextlib.contextmanager
@@ -346,23 +373,29 @@ def run(args) -> Results:
     warehouse_url = getattr(args, "pipeline_warehouse_url", None)
     keep = bool(getattr(args, "pipeline_keep", False))
     profile = bool(getattr(args, "pipeline_profile", False))
+    instance_server = None
+    if getattr(args, "pipeline_instance", "sqlite") == "postgres":
+        instance_server = os.environ.get("FUNNEL_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
     # Dagster's in-process runs leave an event loop behind: a harmless RuntimeWarning per run
     warnings.filterwarnings("ignore", message="coroutine 'BaseEventLoop.shutdown_asyncgens' was never awaited")
     root = Path(tempfile.mkdtemp(prefix="pipeline_bench_"))
     env = pipeline_environment(root, warehouse_url)
     first_day = LAST_DAY - timedelta(days=days)
     results = Results()
+    cleanups: list = []
     try:
         with environment(env):
-            return _measure(root, first_day, days, scale, profile, results)
+            return _measure(root, first_day, days, scale, profile, results, instance_server, cleanups)
     finally:
+        for cleanup in cleanups:
+            cleanup()
         if keep:
             print(f"  kept {root} (instance in home/, Dagster's console log in dagster.log)")
         else:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _measure(root: Path, first_day: date, days: int, scale: float, profile: bool, results: Results) -> Results:
+def _measure(root: Path, first_day: date, days: int, scale: float, profile: bool, results: Results, instance_server: str | None, cleanups: list) -> Results:
     import dagster as dg
 
     from funnel_assets.defs.common import SETTINGS
@@ -374,7 +407,7 @@ def _measure(root: Path, first_day: date, days: int, scale: float, profile: bool
     generated = time.perf_counter() - began
     log = root / "dagster.log"
     timer = ComputeTimer()
-    with synchronous_instance(root / "home") as instance, timer.installed():
+    with synchronous_instance(root / "home", postgres_server=instance_server, cleanups=cleanups) as instance, timer.installed():
         with stderr_to(log):
             zoom_requests = file_zoom_downloads(instance)
         print(f"  world: {days + 1} days at scale {scale} ({first_day} .. {LAST_DAY}), {world['zoom_files']} Zoom files "
@@ -407,7 +440,7 @@ def _measure(root: Path, first_day: date, days: int, scale: float, profile: bool
             d1_failed = d1.status != dg.DagsterRunStatus.SUCCESS
             failures = run_failures(instance, failed + ([run_id] if d1_failed else []))
 
-    executor = "in-process executor"
+    executor = "in-process executor, " + ("PostgreSQL" if instance_server else "SQLite") + " instance"
     results.figures.append(Figure(
         f"backfill {days} days", backfill_seconds,
         note=f"{len(runs)} runs ({len(ranged)} ranged, {len(runs) - len(ranged)} unpartitioned), {iterations} daemon iterations, "
