@@ -183,20 +183,10 @@ def daemon_workspace(instance):
 
 
 def file_zoom_downloads(instance) -> int:
-    """What the running sensor does: two ticks (a file is read once it stopped changing), filing
-    every report under its session day. Returns the number of run requests (not launched here)."""
-    import dagster as dg
+    """The drop folder's sensor files every report (run requests not launched here)."""
+    from funnel_assets.defs.zoom.sensors import tick_like_the_daemon
 
-    from funnel_assets.definitions import defs
-    from funnel_assets.defs.zoom.sensors import zoom_drop_folder_sensor
-
-    definitions = defs()
-    cursor, requested = None, 0
-    for _ in range(2):
-        with dg.build_sensor_context(instance=instance, definitions=definitions, cursor=cursor, resources=definitions.resources) as context:
-            result = zoom_drop_folder_sensor.evaluate_tick(context)
-        cursor, requested = result.cursor, requested + len(result.run_requests)
-    return requested
+    return len(tick_like_the_daemon(instance))
 
 
 # --------------------------------------------------------------------------- launching

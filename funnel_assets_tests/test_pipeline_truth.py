@@ -33,7 +33,7 @@ import polars as pl
 import pytest
 
 from funnel_assets.definitions import defs
-from funnel_assets.defs.zoom.sensors import zoom_drop_folder_sensor
+from funnel_assets.defs.zoom.sensors import tick_like_the_daemon
 from funnel_assets.lib.config import OTHER_SOURCES_FUNNEL
 from funnel_assets.lib.settings import PROJECT_ROOT
 from funnel_assets.lib.synthetic import edtech
@@ -129,13 +129,7 @@ def file_zoom_downloads(instance, inbox: Path, days) -> int:
     stamp = time.time() - 3600  # fully written an hour ago
     for path in inbox.iterdir():
         os.utime(path, (stamp, stamp))
-    definitions = defs()
-    cursor, requested = None, 0
-    for _ in range(2):
-        with dg.build_sensor_context(instance=instance, definitions=definitions, cursor=cursor, resources=definitions.resources) as context:
-            result = zoom_drop_folder_sensor.evaluate_tick(context)
-        cursor, requested = result.cursor, requested + len(result.run_requests)
-    return requested
+    return len(tick_like_the_daemon(instance))
 
 
 # ============================================================================= truth

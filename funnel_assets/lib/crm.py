@@ -5,7 +5,7 @@ Two dumps, both CSV, both served whole every night:
 * **assigned leads** (``sources, assignOn, leadMobile, employee``): one row per lead handed to a
   sales rep. ``assignOn`` is local time in the team's time zone, written ``2026-09-01 14:03:22``
   (sometimes ``01/09/2026 14:03``: numeric dates are read day-first unless the dump proves
-  otherwise, decided once per column with :func:`funnel_assets.lib.dates.detect_day_first`).
+  otherwise, decided once per column with :func:`funnel_assets.lib.dates.majority_day_first`).
 * **sales** (the 44 columns of Phase 2.1): one row per sale. Columns are renamed to snake_case
   (:data:`SALES_FIELDS` is the documented mapping) and typed: amounts ``Float64`` (``"88,500"``,
   ``"₹ 1,23,456.50"`` and ``"75000.5"`` all read), counts ``Int64``, dates ``Date``, timestamps
@@ -38,7 +38,7 @@ from typing import Final
 
 import polars as pl
 
-from .dates import DEFAULT_TIMEZONE, UTC_DTYPE, detect_day_first, local_date, parse_local_datetimes
+from .dates import DEFAULT_TIMEZONE, UTC_DTYPE, local_date, majority_day_first, parse_local_datetimes
 from .fetch import decode_csv_bytes
 from .phones import INTERNATIONAL, VALID, normalize_phones
 from .text import normalize_emails
@@ -310,18 +310,6 @@ def _join_problems(problems: list[pl.Expr]) -> pl.Expr:
     return pl.when(joined.str.len_chars() > 0).then(joined)
 
 
-def _day_first(values: pl.Series, default: bool) -> bool:
-    """Day-first vs month-first for one column (a dump spans months: no compactness rule).
-    A column mixing both readings is read the way most of it is written; the others get a problem."""
-    try:
-        return detect_day_first(values, default_day_first=default, compact=False)
-    except ValueError:
-        parts = values.str.extract_groups(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}")
-        first = parts.struct.field("1").cast(pl.Int32, strict=False)
-        second = parts.struct.field("2").cast(pl.Int32, strict=False)
-        return int((first > 12).sum()) >= int((second > 12).sum())
-
-
 def _present_series(series: pl.Series) -> pl.Expr:
     return pl.when(_blank(pl.lit(series))).then(None).otherwise(pl.lit(series).str.strip_chars())
 
@@ -372,7 +360,7 @@ def normalize_assigned_leads(raw: RawDump, *, timezone: str = DEFAULT_TIMEZONE, 
     """
     df = raw.frame
     cleaned_on = pl.select(_present_series(df["assignOn"])).to_series()
-    day_first = _day_first(cleaned_on, day_first_default)
+    day_first = majority_day_first(cleaned_on, default_day_first=day_first_default)
     assigned_at = parse_local_datetimes(cleaned_on, timezone=timezone, day_first=day_first)
     phones = normalize_phones(df["leadMobile"])
     df = df.with_columns(
@@ -448,7 +436,7 @@ def type_sales(raw: RawDump, *, timezone: str = DEFAULT_TIMEZONE, day_first_defa
     for f in SALES_FIELDS:
         if f.kind in ("datetime", "date"):
             text = pl.select(_present_series(df[f.dump])).to_series()
-            day_first = _day_first(text, day_first_default)
+            day_first = majority_day_first(text, default_day_first=day_first_default)
             if f.dump == "createdOn":
                 day_first_used = day_first
             values = parse_local_datetimes(text, timezone=timezone, day_first=day_first)

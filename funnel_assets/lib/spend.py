@@ -31,7 +31,7 @@ from typing import Sequence
 import polars as pl
 
 from funnel_assets.lib.config import OTHER_SOURCES_FUNNEL
-from funnel_assets.lib.dates import detect_day_first, local_date, parse_local_datetimes
+from funnel_assets.lib.dates import local_date, majority_day_first, parse_local_datetimes
 from funnel_assets.lib.fetch import decode_csv_bytes
 
 __all__ = [
@@ -278,18 +278,6 @@ def _parse_days(values: pl.Series, *, timezone: str, day_first: bool) -> pl.Seri
     return parsed.zip_with(~ok, serial_dates).alias("day")
 
 
-def _detect_day_first(values: pl.Series, default: bool) -> bool:
-    try:
-        return detect_day_first(values, default_day_first=default, compact=False)
-    except ValueError:
-        # Both orders occur: read the file the way most of it is written; the others become
-        # rejects whose reason says how to write the date.
-        parts = values.str.extract_groups(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}")
-        first = parts.struct.field("1").cast(pl.Int32, strict=False)
-        second = parts.struct.field("2").cast(pl.Int32, strict=False)
-        return int((first > 12).sum()) >= int((second > 12).sum())
-
-
 def _canonical_funnels(funnel: pl.Series, known_funnels: Sequence[str]) -> pl.Series:
     """Trim and collapse spaces; a funnel matching a known one ignoring case takes its spelling
     (SUMIFS matches text case-insensitively, so "acca webinar" is the ACCA Webinar funnel)."""
@@ -327,7 +315,7 @@ def clean_spend(
     ``before_start`` (a day before ``first_date``, the first partition; no partition holds it).
     Rejects keep ``day`` when it was readable (so they belong to that day's partition), else null.
     """
-    day_first = _detect_day_first(raw["date_time"], day_first_default)
+    day_first = majority_day_first(raw["date_time"], default_day_first=day_first_default)
     day = _parse_days(raw["date_time"], timezone=timezone, day_first=day_first)
     numbers = [_typed_number(c, integer=c in COUNT_COLUMNS) for c in (*AMOUNT_COLUMNS, *COUNT_COLUMNS)]
     cost_text = _number_text("cost")

@@ -292,3 +292,12 @@ def test_local_date_uses_team_zone() -> None:
 def test_local_date_treats_naive_as_utc() -> None:
     naive = pl.Series([datetime(2025, 3, 1, 20, 0)])
     assert local_date(naive, IST).to_list() == [date(2025, 3, 2)]
+
+
+def test_majority_day_first_reads_a_mixed_column_the_way_most_of_it_is_written():
+    from funnel_assets.lib.dates import majority_day_first
+
+    mixed = pl.Series(["25/09/2026", "26/09/2026", "27/09/2026", "09/28/2026"])
+    assert majority_day_first(mixed, default_day_first=False) is True
+    assert majority_day_first(pl.Series(["09/25/2026", "09/26/2026", "28/09/2026"]), default_day_first=True) is False
+    assert majority_day_first(pl.Series(["01/02/2026", "03/04/2026"]), default_day_first=True) is True  # cannot tell: the default

@@ -9,6 +9,7 @@ from funnel_assets.defs.common import (
     NETWORK_RETRY,
     SETTINGS,
     WAREHOUSE_POOL,
+    daily_multi_asset,
     daily_backfill_policy,
     daily_partitions,
     partition_dates,
@@ -71,7 +72,7 @@ CHECKS = [
 ]
 
 
-@dg.multi_asset(
+@daily_multi_asset(
     specs=[
         dg.AssetSpec(
             "ad_spend",
@@ -96,10 +97,6 @@ CHECKS = [
         ),
     ],
     check_specs=CHECKS,
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
-    pool=WAREHOUSE_POOL,
-    can_subset=False,
     retry_policy=NETWORK_RETRY,
 )
 def spend_assets(

@@ -106,3 +106,20 @@ def zoom_drop_folder_sensor(
     if requests:
         return dg.SensorResult(run_requests=requests, cursor=cursor)
     return dg.SensorResult(skip_reason=summary, cursor=cursor)
+
+
+def tick_like_the_daemon(instance: dg.DagsterInstance, ticks: int = 2) -> list[dg.RunRequest]:
+    """What the running daemon does with the drop folder, for the demo, benchmarks and tests:
+    ``ticks`` ticks with the cursor carried over (a file is read once it has not changed since the
+    previous tick), filing every report under its session day. Returns the run requests (not
+    launched)."""
+    from funnel_assets.definitions import defs
+
+    definitions = defs()
+    cursor, requests = None, []
+    for _ in range(ticks):
+        with dg.build_sensor_context(instance=instance, definitions=definitions, cursor=cursor, resources=definitions.resources) as context:
+            result = zoom_drop_folder_sensor.evaluate_tick(context)
+        cursor = result.cursor
+        requests += result.run_requests
+    return requests
