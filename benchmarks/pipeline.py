@@ -425,6 +425,8 @@ def _measure(root: Path, first_day: date, days: int, scale: float, profile: bool
                 run_id = launch_scheduled_run(instance, workspace, LAST_DAY)
                 d1_seconds = time.perf_counter() - began
             d1 = instance.get_run_by_id(run_id)
+            record = instance.get_run_record_by_id(run_id)
+            run_span = (record.end_time - record.start_time) if record and record.start_time and record.end_time else None
             compute = timer.for_run(run_id)
             spans = step_spans(instance, run_id)
             d1_failed = d1.status != dg.DagsterRunStatus.SUCCESS
@@ -444,7 +446,11 @@ def _measure(root: Path, first_day: date, days: int, scale: float, profile: bool
         stats = instance.get_run_stats(r.run_id)
         results.figures.append(Figure(f"  run {span}", (stats.end_time or 0) - (stats.start_time or 0), note=f"{r.status.value}: {assets}"))
     overhead = d1_seconds - sum(compute.values())
-    results.figures.append(Figure(f"D-1 {LAST_DAY} (nightly_funnel_job)", d1_seconds, note=f"{d1.status.value}; compute {sum(compute.values()):.2f} s, Dagster overhead {overhead:.2f} s"))
+    results.figures.append(Figure(f"D-1 {LAST_DAY} (nightly_funnel_job)", d1_seconds, note=f"{d1.status.value}; compute {sum(compute.values()):.2f} s, Dagster overhead {overhead:.2f} s (from the schedule's tick: creating the run included)"))
+    if run_span:
+        inside = run_span - sum(compute.values())
+        results.figures.append(Figure("  the run itself (RUN_START .. end)", run_span,
+                                      note=f"what the UI shows as its duration: Dagster overhead {inside:.2f} s = {inside / run_span:.0%}"))
     for step in sorted(spans, key=lambda s: -spans[s]):
         results.figures.append(Figure(f"  step {step}", spans[step], note=f"compute {compute.get(step, 0.0):.3f} s, Dagster {spans[step] - compute.get(step, 0.0):.3f} s"))
     results.goals += [
