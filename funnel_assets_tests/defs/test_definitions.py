@@ -26,7 +26,7 @@ def test_every_asset_has_group_kinds_description():
 
 PIPELINE_ASSETS = {
     "marketing_leads", "marketing_lead_rejects", "zoom_sessions", "zoom_session_summary", "crm_assigned_leads", "crm_sales",
-    "ad_spend", "spend_by_funnel", "touchpoints", "people", "attributed_leads", "sales_enriched", "funnel_daily",
+    "ad_spend", "spend_by_funnel", "touchpoints", "people", "attributed_leads", "sales_enriched", "funnel_daily", "bootcamp_attendance",
 }
 
 
@@ -57,7 +57,7 @@ def test_nightly_schedule_runs_by_default_and_requests_yesterday_in_the_team_tim
 
 def test_marts_carry_a_freshness_policy():
     specs = {s.key.to_user_string(): s for s in defs().resolve_all_asset_specs()}
-    for name in ("attributed_leads", "sales_enriched", "funnel_daily"):
+    for name in ("attributed_leads", "sales_enriched", "funnel_daily", "bootcamp_attendance"):
         assert specs[name].freshness_policy is not None, name
 
 

@@ -134,3 +134,26 @@ def test_a_sale_without_final_funnel_blocks_the_marts_downstream(tmp_path):
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
     assert [e.check_name for e in failed] == ["final_funnel_filled"]
     assert not _materialized(result, "funnel_daily")
+
+
+def test_bootcamp_attendance_days_per_person(warehouse_url, tmp_path):
+    from funnel_assets.defs.marts.assets import bootcamp_attendance
+
+    db = Warehouse(warehouse_url)
+    sat, sun = date(2026, 9, 5), date(2026, 9, 6)
+    base = {"kind": "bootcamp", "program": "CMA", "email": None, "name": "Asha Rao", "minutes": 120.0}
+    db.replace_partitions("zoom_sessions", pl.DataFrame([
+        {**base, "session_date": sat, "session_key": "8811@2026-09-05", "bootcamp_day": "Day 1", "person_key": "919800000001",
+         "phone_key": "919800000001", "registered": True, "attended": True},
+        {**base, "session_date": sun, "session_key": "8812@2026-09-06", "bootcamp_day": "Day 2", "person_key": "919800000001",
+         "phone_key": "919800000001", "registered": True, "attended": True},
+        {**base, "session_date": sun, "session_key": "8812@2026-09-06", "bootcamp_day": "Day 2", "person_key": "919800000002",
+         "phone_key": "919800000002", "registered": True, "attended": True},
+    ], schema_overrides={"email": pl.String}), partition_column="session_date", start=sat, end=date(2026, 9, 7))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([bootcamp_attendance], resources=resources(warehouse_url, tmp_path), instance=instance)
+    assert result.success
+    table = db.read_table("bootcamp_attendance").sort("person_key")
+    assert table["attended_days"].to_list() == ["Both", "Day 2"]
+    assert table["bootcamp_start"].to_list() == [sat, sat]
+    assert (tmp_path / "exports" / "bootcamp_attendance.csv").exists()

@@ -21,6 +21,7 @@ from funnel_assets.defs.common import (
 )
 from funnel_assets.defs.resources import ExportsResource, ProjectConfigResource, WarehouseResource
 from funnel_assets.lib import attribution
+from funnel_assets.lib.bootcamps import bootcamp_attendance as bootcamp_attendance_of
 from funnel_assets.lib import funnel_daily as funnel_daily_lib
 from funnel_assets.lib.crm import ASSIGNED_LEADS_SCHEMA, SALES_SCHEMA
 from funnel_assets.lib.identity import TOUCHPOINT_SCHEMA
@@ -308,4 +309,49 @@ def funnel_daily(
                           "mismatched": ", ".join(f"{k}: source {a} vs mart {b}" for k, (a, b) in mismatched.items()) or "none"},
             ),
         ],
+    )
+
+
+BOOTCAMP_COLUMNS = {
+    "bootcamp_start": "The bootcamp's Day 1 date (a Day 2 session belongs to the bootcamp that started the day before)",
+    "program": "The bootcamp's program",
+    "person_key": "The person in zoom_sessions (phone key, else email, else the displayed name)",
+    "registered_days": "Day 1, Day 2 or Both: the days the person registered for (null: walked in)",
+    "attended_days": "Day 1, Day 2 or Both: the days the person attended (null: registered, never came)",
+    "minutes": "Minutes attended over both days",
+    "sessions": "session_key of the bootcamp's sessions the person appears in",
+}
+BOOTCAMP_READ = ["session_date", "session_key", "kind", "bootcamp_day", "program", "person_key", "phone_key", "email", "name",
+                 "registered", "attended", "minutes"]
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"polars", "sql", "csv"},
+    deps=["zoom_sessions"],
+    pool=WAREHOUSE_POOL,
+    freshness_policy=MARTS_FRESHNESS,
+    tags={"layer": "mart"},
+)
+def bootcamp_attendance(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    exports: ExportsResource,
+):
+    """Who came to each 2-day bootcamp, and on which days: one row per person per bootcamp with
+    Day 1, Day 2 or Both (seed 002, "Boot Camps"), for registrations and for attendance, and the
+    minutes over both days. Answers: how many bootcamp attendees stayed for both days?"""
+    db, notes = warehouse.get(), []
+    zoom = read_source_table(context, db, "zoom_sessions", schema=ZOOM_SCHEMA, notes=notes, columns=BOOTCAMP_READ)
+    table = bootcamp_attendance_of(zoom)
+    report = db.replace_table("bootcamp_attendance", table)
+    by_days = table.group_by("attended_days").len().sort("attended_days", nulls_last=True)
+    return dg.MaterializeResult(
+        metadata=table_metadata(
+            table, report, descriptions=BOOTCAMP_COLUMNS,
+            attended_days=dg.MetadataValue.md("| attended | people |\n|---|---|\n" + "\n".join(
+                f"| {d or 'registered, did not come'} | {n} |" for d, n in by_days.rows())),
+            **_export(exports, db, "bootcamp_attendance", table),
+            **_notes(notes),
+        )
     )
