@@ -310,6 +310,7 @@ def test_pipeline_matches_the_worlds_truth(tmp_path, warehouse_url, world, monke
     check_sales_enriched(db, truth, shown)
     check_spend(db, truth)
     check_funnel_daily(db, truth, people, config, shown)
+    check_bootcamp_attendance(db, truth, shown)
 
 
 class Mismatch(list):
@@ -467,4 +468,25 @@ def check_funnel_daily(db: Warehouse, truth, people: pl.DataFrame, config, shown
     want = pl.DataFrame([(d, f, n) for (d, f), n in mtd.items()], schema={"day": pl.Date, "funnel": pl.String, "assigned_mtd": pl.Int64}, orient="row")
     got = daily.group_by("day", "funnel").agg(pl.col("assigned_mtd").sum()).filter(pl.col("assigned_mtd") > 0)
     bad = mismatch(got.sort("day", "funnel"), want.sort("day", "funnel"), ["day", "funnel"])
+    assert bad.is_empty(), bad.head(15)
+
+
+def check_bootcamp_attendance(db: Warehouse, truth: dict[str, pl.DataFrame], shown: pl.DataFrame) -> None:
+    """Day 1, Day 2 or Both per person per bootcamp, for everyone the downloads tie to a phone."""
+    sessions = truth["zoom_sessions"].filter(pl.col("kind") == "bootcamp").select("session_key", "program", day_number="bootcamp_day")
+    rows = attended_rows(truth, shown).filter("visible").join(sessions, on="session_key", how="inner")
+    assert rows.height > 0 and rows["day_number"].n_unique() == 2
+    want = (
+        rows.with_columns(bootcamp_start=pl.col("session_date") - pl.duration(days=pl.col("day_number") - 1))
+        .group_by("bootcamp_start", "program", "phone_key")
+        .agg(day1=(pl.col("day_number") == 1).any(), day2=(pl.col("day_number") == 2).any())
+        .select("bootcamp_start", "program", "phone_key", attended_days=pl.when(pl.col("day1") & pl.col("day2")).then(pl.lit("Both"))
+                .when(pl.col("day1")).then(pl.lit("Day 1")).otherwise(pl.lit("Day 2")))
+    )
+    assert set(want["attended_days"]) == {"Both", "Day 1", "Day 2"}  # every case occurs in the window
+    got = (
+        db.read_table("bootcamp_attendance", columns=["bootcamp_start", "program", "phone_key", "attended_days"])
+        .filter(pl.col("phone_key").is_not_null() & pl.col("attended_days").is_not_null())
+    )
+    bad = mismatch(got.sort("bootcamp_start", "phone_key"), want.sort("bootcamp_start", "phone_key"), ["bootcamp_start", "program", "phone_key"])
     assert bad.is_empty(), bad.head(15)

@@ -3,8 +3,11 @@
 A bootcamp is a two-day event: its Day 1 and Day 2 sessions are separate Zoom sessions (two
 webinars with "Day 1"/"Day 2" in the topic, or one recurring webinar on consecutive days), each a
 set of ``zoom_sessions`` rows. One bootcamp is the program's Day 1 date: a Day 2 session belongs
-to the bootcamp that started the day before. A person's ``attended_days`` is ``Both`` when they
-attended both days, else the day they attended (null when they registered but attended neither);
+to the bootcamp that started the day before. A person is the same across the two days by phone
+key, else email, else the session's person key (pass rows whose phone was adopted through their
+email, ``attribution.zoom_with_phones``, so that someone who joined Day 2's meeting with only an
+email is the same person as on Day 1). A person's ``attended_days`` is ``Both`` when they attended
+both days, else the day they attended (null when they registered but attended neither);
 ``registered_days`` likewise for registrations.
 """
 
@@ -21,7 +24,7 @@ __all__ = ["BOOTCAMP_ATTENDANCE_SCHEMA", "bootcamp_attendance"]
 BOOTCAMP_ATTENDANCE_SCHEMA: dict[str, pl.DataType] = {
     "bootcamp_start": pl.Date(),
     "program": pl.String(),
-    "person_key": pl.String(),
+    "person": pl.String(),
     "phone_key": pl.String(),
     "email": pl.String(),
     "name": pl.String(),
@@ -50,9 +53,10 @@ def bootcamp_attendance(zoom: pl.DataFrame) -> pl.DataFrame:
     out = (
         rows.with_columns(
             bootcamp_start=pl.when(is_day2).then(pl.col("session_date") - timedelta(days=1)).otherwise(pl.col("session_date")),
+            person=pl.coalesce("phone_key", "email", "person_key"),
         )
         .sort("session_date", "session_key")
-        .group_by("bootcamp_start", "program", "person_key", maintain_order=True)
+        .group_by("bootcamp_start", "program", "person", maintain_order=True)
         .agg(
             phone_key=pl.col("phone_key").drop_nulls().first(),
             email=pl.col("email").drop_nulls().first(),
@@ -69,4 +73,4 @@ def bootcamp_attendance(zoom: pl.DataFrame) -> pl.DataFrame:
             attended_days=_days_label(pl.col("__att1"), pl.col("__att2")),
         )
     )
-    return out.select([pl.col(c).cast(t) for c, t in BOOTCAMP_ATTENDANCE_SCHEMA.items()]).sort("bootcamp_start", "program", "person_key")
+    return out.select([pl.col(c).cast(t) for c, t in BOOTCAMP_ATTENDANCE_SCHEMA.items()]).sort("bootcamp_start", "program", "person")

@@ -153,7 +153,7 @@ def test_bootcamp_attendance_days_per_person(warehouse_url, tmp_path):
     with dg.instance_for_test() as instance:
         result = dg.materialize([bootcamp_attendance], resources=resources(warehouse_url, tmp_path), instance=instance)
     assert result.success
-    table = db.read_table("bootcamp_attendance").sort("person_key")
+    table = db.read_table("bootcamp_attendance").sort("person")
     assert table["attended_days"].to_list() == ["Both", "Day 2"]
     assert table["bootcamp_start"].to_list() == [sat, sat]
     assert (tmp_path / "exports" / "bootcamp_attendance.csv").exists()

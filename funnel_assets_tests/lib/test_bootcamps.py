@@ -34,16 +34,25 @@ def test_days_attended_per_person_per_bootcamp():
         (SAT, "webinar", None, "ACCA", "p:915", True, True, 60.0),       # not a bootcamp
     ])
     out = bootcamp_attendance(data)
-    got = {(r["bootcamp_start"], r["person_key"]): (r["registered_days"], r["attended_days"], r["minutes"]) for r in out.iter_rows(named=True)}
+    got = {(r["bootcamp_start"], r["person"]): (r["registered_days"], r["attended_days"], r["minutes"]) for r in out.iter_rows(named=True)}
     assert got == {
-        (SAT, "p:911"): ("Both", "Both", 580.0),
-        (SAT, "p:912"): ("Both", "Day 1", 100.0),
-        (SAT, "p:913"): (None, "Day 2", 50.0),
-        (SAT, "p:914"): ("Day 1", None, 0.0),
-        (NEXT_SAT, "p:911"): ("Day 1", "Day 1", 10.0),
+        (SAT, "911"): ("Both", "Both", 580.0),
+        (SAT, "912"): ("Both", "Day 1", 100.0),
+        (SAT, "913"): (None, "Day 2", 50.0),
+        (SAT, "914"): ("Day 1", None, 0.0),
+        (NEXT_SAT, "911"): ("Day 1", "Day 1", 10.0),
     }
     # the same rule as the scalar label used elsewhere
-    assert bootcamp_days_label(["Day 1", "Day 2"]) == got[(SAT, "p:911")][1]
+    assert bootcamp_days_label(["Day 1", "Day 2"]) == got[(SAT, "911")][1]
+
+
+def test_a_person_is_the_same_on_both_days_by_phone_even_with_other_session_keys():
+    data = rows([
+        (SAT, "bootcamp", "Day 1", "CMA", "p:911", True, True, 300.0),
+        (SUN, "bootcamp", "Day 2", "CMA", "e:asha@example.com", True, True, 280.0),  # Day 2's meeting: email only ...
+    ]).with_columns(phone_key=pl.lit("911"))  # ... whose phone was adopted through the email
+    out = bootcamp_attendance(data)
+    assert out["attended_days"].to_list() == ["Both"] and out["person"].to_list() == ["911"]
 
 
 def test_no_bootcamp_rows_give_an_empty_table_with_its_columns():

@@ -315,7 +315,7 @@ def funnel_daily(
 BOOTCAMP_COLUMNS = {
     "bootcamp_start": "The bootcamp's Day 1 date (a Day 2 session belongs to the bootcamp that started the day before)",
     "program": "The bootcamp's program",
-    "person_key": "The person in zoom_sessions (phone key, else email, else the displayed name)",
+    "person": "The person: phone key (adopted through the email when the report had none), else email, else zoom_sessions' person key",
     "registered_days": "Day 1, Day 2 or Both: the days the person registered for (null: walked in)",
     "attended_days": "Day 1, Day 2 or Both: the days the person attended (null: registered, never came)",
     "minutes": "Minutes attended over both days",
@@ -328,7 +328,7 @@ BOOTCAMP_READ = ["session_date", "session_key", "kind", "bootcamp_day", "program
 @dg.asset(
     group_name=GROUP,
     kinds={"polars", "sql", "csv"},
-    deps=["zoom_sessions"],
+    deps=["zoom_sessions", "touchpoints"],
     pool=WAREHOUSE_POOL,
     freshness_policy=MARTS_FRESHNESS,
     tags={"layer": "mart"},
@@ -343,7 +343,8 @@ def bootcamp_attendance(
     minutes over both days. Answers: how many bootcamp attendees stayed for both days?"""
     db, notes = warehouse.get(), []
     zoom = read_source_table(context, db, "zoom_sessions", schema=ZOOM_SCHEMA, notes=notes, columns=BOOTCAMP_READ)
-    table = bootcamp_attendance_of(zoom)
+    touches = read_source_table(context, db, "touchpoints", schema=TOUCHPOINT_SCHEMA, notes=notes, columns=TOUCH_COLUMNS)
+    table = bootcamp_attendance_of(attribution.zoom_with_phones(zoom, touches))
     report = db.replace_table("bootcamp_attendance", table)
     by_days = table.group_by("attended_days").len().sort("attended_days", nulls_last=True)
     return dg.MaterializeResult(
