@@ -43,7 +43,7 @@ from funnel_assets.lib.config import (
     not_blank,
     read_config_csv,
 )
-from funnel_assets.lib.identity import KIND_ORDER
+from funnel_assets.lib.identity import email_phones
 
 __all__ = [
     "ATTRIBUTED_LEADS_SCHEMA",
@@ -195,20 +195,12 @@ def zoom_with_phones(zoom: pl.DataFrame, touches: pl.DataFrame) -> pl.DataFrame:
     has names and emails, never phones) or a webinar whose report has no phone column would count
     as not having attended. ``touches``: ``touchpoints`` rows (``touchpoint_id``, ``occurred_at``,
     ``kind``, ``phone_key``, ``email``)."""
-    rank = pl.col("kind").replace_strict(KIND_ORDER, default=len(KIND_ORDER), return_dtype=pl.Int8)
     as_text = [pl.col("phone_key").cast(pl.String), pl.col("email").cast(pl.String)]  # an all-null column reads back untyped
     zoom, touches = zoom.with_columns(as_text), touches.with_columns(as_text)
-    email_phone = (
-        touches.filter(pl.col("phone_key").is_not_null() & pl.col("email").is_not_null())
-        .with_columns(__rank=rank)
-        .sort("occurred_at", "__rank", "touchpoint_id", nulls_last=True)
-        .group_by("email", maintain_order=True)
-        .agg(__email_phone=pl.col("phone_key").first())
-    )
     return (
-        zoom.join(email_phone, on="email", how="left", maintain_order="left")
-        .with_columns(phone_key=pl.coalesce("phone_key", "__email_phone"))
-        .drop("__email_phone")
+        zoom.join(email_phones(touches).select("email", "__adopted"), on="email", how="left", maintain_order="left")
+        .with_columns(phone_key=pl.coalesce("phone_key", "__adopted"))
+        .drop("__adopted")
     )
 
 

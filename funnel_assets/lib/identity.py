@@ -44,6 +44,7 @@ from .config import FunnelMapping
 __all__ = [
     "KINDS",
     "KIND_ORDER",
+    "email_phones",
     "PEOPLE_INPUT_COLUMNS",
     "PEOPLE_SCHEMA",
     "TOUCHPOINT_SCHEMA",
@@ -299,16 +300,21 @@ def _touch_order(touches: pl.DataFrame) -> pl.DataFrame:
     return touches.with_columns(__rank=rank).sort("occurred_at", "__rank", "touchpoint_id", nulls_last=True)
 
 
-def _with_person_keys(touches: pl.DataFrame) -> pl.DataFrame:
-    """Ordered touches with ``person_key``, ``identity`` and ``__adopted`` (a phone taken via email)."""
-    ordered = _touch_order(touches)
-    # An email's phone: that of its earliest touch that has both (group_by keeps row order).
-    email_phone = (
-        ordered.filter(pl.col("phone_key").is_not_null() & pl.col("email").is_not_null())
+def email_phones(touches: pl.DataFrame) -> pl.DataFrame:
+    """Each email's phone: that of its earliest touch that has both (first-touch order), as
+    ``__adopted``, and how many phones the email was seen with, as ``__phones``. ``touches`` needs
+    ``touchpoint_id``, ``occurred_at``, ``kind``, ``phone_key`` and ``email``."""
+    return (
+        _touch_order(touches.filter(pl.col("phone_key").is_not_null() & pl.col("email").is_not_null()))
         .group_by("email", maintain_order=True)
         .agg(__adopted=pl.col("phone_key").first(), __phones=pl.col("phone_key").n_unique())
     )
-    adopted = ordered.select("email").join(email_phone, on="email", how="left", maintain_order="left")
+
+
+def _with_person_keys(touches: pl.DataFrame) -> pl.DataFrame:
+    """Ordered touches with ``person_key``, ``identity`` and ``__adopted`` (a phone taken via email)."""
+    ordered = _touch_order(touches)
+    adopted = ordered.select("email").join(email_phones(touches), on="email", how="left", maintain_order="left")
     ordered = ordered.with_columns(
         __adopted=pl.when(pl.col("phone_key").is_null()).then(adopted["__adopted"]),
         __phones=adopted["__phones"],

@@ -15,7 +15,6 @@ import csv
 import hashlib
 import io
 import json
-import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -25,9 +24,9 @@ from .config import FunnelMapping
 from .dates import detect_day_first, local_date, parse_local_datetimes
 from .fetch import decode_csv_bytes
 from .phones import normalize_phones
-from .text import clean_token_expr, email_is_valid_expr, normalize_email_expr, proper_case_expr
+from .text import clean_token_expr, email_is_valid_expr, header_key, normalize_email_expr, proper_case_expr
 
-# canonical column -> accepted header spellings, compared after _header_key()
+# canonical column -> accepted header spellings, compared after text.header_key()
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "fullname", "leadname"),
     "email": ("email", "emailaddress", "emailid"),
@@ -101,10 +100,6 @@ class CleanedLeads:
     missing_optional_columns: tuple[str, ...]
 
 
-def _header_key(header: str) -> str:
-    return re.sub(r"[\s_\-.]+", "", header.strip().lower())
-
-
 def read_leads_sheet(content: bytes, *, location: str) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """Parse the export into canonical string columns plus ``sheet_row`` and ``extra_fields``.
 
@@ -125,7 +120,7 @@ def read_leads_sheet(content: bytes, *, location: str) -> tuple[pl.DataFrame, tu
     index_by_key: dict[str, int] = {}
     for i, name in enumerate(header):
         if name:
-            index_by_key.setdefault(_header_key(name), i)
+            index_by_key.setdefault(header_key(name), i)
     found: dict[str, int] = {}
     for canonical, aliases in HEADER_ALIASES.items():
         for alias in aliases:

@@ -23,7 +23,6 @@ import csv
 import hashlib
 import io
 import json
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Sequence
@@ -33,6 +32,7 @@ import polars as pl
 from funnel_assets.lib.config import OTHER_SOURCES_FUNNEL
 from funnel_assets.lib.dates import local_date, majority_day_first, parse_local_datetimes
 from funnel_assets.lib.fetch import decode_csv_bytes
+from funnel_assets.lib.text import header_key
 
 __all__ = [
     "AD_SPEND_SCHEMA",
@@ -173,11 +173,7 @@ class CleanedSpend:
     day_first: bool
 
 
-def _header_key(header: str) -> str:
-    return re.sub(r"[\s_\-.]+", "", header.strip().lower())
-
-
-_KEY_TO_COLUMN = {_header_key(h): c for h, c in SHEET_COLUMNS.items()}
+_KEY_TO_COLUMN = {header_key(h): c for h, c in SHEET_COLUMNS.items()}
 
 
 def read_spend_sheet(content: bytes, *, location: str) -> RawSpend:
@@ -193,7 +189,7 @@ def read_spend_sheet(content: bytes, *, location: str) -> RawSpend:
     found: dict[str, int] = {}
     extra: list[str] = []
     for i, name in enumerate(header):
-        column = _KEY_TO_COLUMN.get(_header_key(name)) if name else None
+        column = _KEY_TO_COLUMN.get(header_key(name)) if name else None
         if column is None:
             if name:
                 extra.append(name)

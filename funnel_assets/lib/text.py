@@ -23,6 +23,7 @@ __all__ = [
     "email_is_valid",
     "clean_token_expr",
     "clean_token",
+    "header_key",
 ]
 
 # Unicode White_Space (what Rust's \s matches; Python's \s additionally matches \x1c-\x1f).
@@ -194,3 +195,9 @@ def clean_token(value: str | None) -> str | None:
     if value is None:
         return None
     return _squash(value).lower() or None
+
+
+def header_key(header: str) -> str:
+    """A spreadsheet column header as compared when matching columns: lower-cased, without spaces,
+    underscores, hyphens or dots ("utm_Source", "UTM source" and "utmSource" are one column)."""
+    return re.sub(r"[\s_\-.]+", "", header.strip().lower())

@@ -27,6 +27,7 @@ from funnel_assets.defs.common import (
 )
 from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource
 from funnel_assets.lib import identity as lib
+from funnel_assets.lib.crm import ASSIGNED_LEADS_SCHEMA
 from funnel_assets.lib.leads_sheet import LEADS_SCHEMA
 from funnel_assets.lib.zoom_sessions import ROW_SCHEMA as ZOOM_SCHEMA
 from funnel_assets.lib.warehouse import Warehouse, WarehouseError
@@ -285,20 +286,12 @@ def _read_required(db: Warehouse, table: str, partition_column, start, end, colu
 
 def _read_assignments(context: dg.AssetExecutionContext, db: Warehouse, start, end) -> tuple[pl.DataFrame, str]:
     """crm_assigned_leads rows of the run's days, and a note on where they came from."""
-    if db.has_table("crm_assigned_leads"):
-        rows = db.read_table("crm_assigned_leads", partition_column="assigned_date", start=start, end=end, columns=CRM_READ)
-        return rows, "crm_assigned_leads snapshot"
-    if context.instance.get_latest_materialization_event(dg.AssetKey("crm_assigned_leads")) is not None:
-        raise WarehouseError(
-            "table 'crm_assigned_leads' is missing from the warehouse although the CRM snapshot was materialized "
-            "before (was the warehouse URL changed or the table dropped?): materialize crm_assigned_leads again, then rerun"
-        )
-    note = "not loaded: crm_assigned_leads was never materialized (CRM not set up); no sales_assigned touches"
-    context.log.warning(f"touchpoints: {note}")
-    empty = pl.DataFrame(schema={c: pl.String for c in CRM_READ}).with_columns(
-        pl.col("assigned_at").cast(pl.Datetime("us", "UTC")), pl.col("assigned_date").cast(pl.Date)
-    )
-    return empty, note
+    notes: list[str] = []
+    rows = read_source_table(context, db, "crm_assigned_leads", schema=ASSIGNED_LEADS_SCHEMA, notes=notes, columns=CRM_READ,
+                             partition_column="assigned_date", start=start, end=end)
+    if notes:
+        return rows, "not loaded: crm_assigned_leads was never materialized (CRM not set up); no sales_assigned touches"
+    return rows, "crm_assigned_leads snapshot"
 
 
 def _known_contacts(db: Warehouse) -> tuple[pl.Series, pl.Series]:
