@@ -4,7 +4,7 @@ World (not timed): ``--pipeline-days`` + 1 days of the ed-tech world at ``--pipe
 (1.0 = the generator's full scale), rendered the way the team's sources deliver them: the leads
 sheet and the spend sheet covering the window, the CRM's full dumps as of the last day, and the
 day's Zoom downloads dropped into the inbox and filed by two ticks of the drop-folder sensor.
-Instance: a fresh SQLite instance (the project's ``dagster.yaml`` pools) whose run coordinator
+Instance: a fresh SQLite instance (the project's ``dagster.yaml``: its event log storage and pools) whose run coordinator
 and launcher are synchronous, so each run executes in this process as soon as it is submitted;
 the warehouse is SQLite (``--pipeline-warehouse-url`` for Postgres).
 
@@ -118,13 +118,14 @@ def generate_world(root: Path, first_day: date, days: int, *, scale: float, seed
 # --------------------------------------------------------------------------- the instance
 
 
-def project_pools() -> dict:
-    """The project instance's pool limits (dagster.yaml); its run queue is replaced by synchronous launching."""
+def project_instance_config() -> dict:
+    """The project instance's dagster.yaml (its storage and pools); its run queue is replaced by
+    synchronous launching."""
     import yaml
 
     config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text()) or {}
-    pools = (config.get("concurrency") or {}).get("pools")
-    return {"concurrency": {"pools": pools}} if pools else {}
+    concurrency = {k: v for k, v in (config.pop("concurrency", None) or {}).items() if k != "runs"}
+    return {**config, **({"concurrency": concurrency} if concurrency else {})}
 
 
 @contextlib.contextmanager
@@ -139,7 +140,7 @@ def synchronous_instance(home: Path, postgres_server: str | None = None, cleanup
     import sqlalchemy as sa
 
     home.mkdir(parents=True, exist_ok=True)
-    overrides = project_pools()
+    overrides = project_instance_config()
     admin, name = None, None
     if postgres_server:
         name = f"funnel_bench_dagster_{uuid.uuid4().hex[:8]}"
@@ -147,6 +148,7 @@ def synchronous_instance(home: Path, postgres_server: str | None = None, cleanup
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         url = sa.engine.make_url(postgres_server).set(drivername="postgresql+psycopg2", database=name)
+        overrides = {k: v for k, v in overrides.items() if k not in ("storage", "event_log_storage")}
         overrides["storage"] = {"postgres": {"postgres_url": url.render_as_string(hide_password=False)}}
     def drop() -> None:
         if admin is not None:

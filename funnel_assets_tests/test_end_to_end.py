@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
+from funnel_assets.instance_storage import PooledSqliteEventLogStorage
 from funnel_assets.lib.warehouse import Warehouse
 from funnel_assets_tests.settings_env import pipeline_env
 
@@ -64,7 +65,7 @@ def base_env(tmp_path: Path, instance_config: Path, warehouse_url: str) -> dict:
 
 
 def check_instance_and_warehouse(home: Path, warehouse_url: str) -> pl.DataFrame:
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with dg.DagsterInstance.from_config(str(home)) as instance:  # its dagster.yaml reads DAGSTER_HOME
         runs = instance.get_runs()
         assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         assert {r.job_name for r in runs} == {"nightly_funnel_job", "synthetic_world_job"}
@@ -83,12 +84,16 @@ def check_instance_and_warehouse(home: Path, warehouse_url: str) -> pl.DataFrame
     return leads
 
 
-def test_demo_on_sqlite_instance(tmp_path):
+def test_demo_on_sqlite_instance(tmp_path, monkeypatch):
     warehouse_url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     env = base_env(tmp_path, ROOT / "dagster.yaml", warehouse_url)
     out = run_demo(env).stdout
     assert "marketing_leads:" in out and "./run ui" in out
     assert (tmp_path / "dagster_home" / "history" / "runs.db").exists()  # SQLite storage under DAGSTER_HOME
+    assert (tmp_path / "dagster_home" / "history" / "runs" / "index.db").exists()  # the event log, where Dagster's default keeps it
+    monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
     assert list((tmp_path / "inbox" / "zoom").glob("*.csv")), "the synthetic Zoom downloads did not land in the drop folder"
     first = check_instance_and_warehouse(tmp_path / "dagster_home", warehouse_url)
     run_demo(env)

@@ -193,6 +193,7 @@ def test_dropped_zoom_files_end_to_end(tmp_path, warehouse_url, world, monkeypat
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # the project's real instance settings
     for key, value in pipeline_env(tmp_path, FUNNEL_WAREHOUSE_URL=warehouse_url, FUNNEL_ZOOM_INBOX=str(inbox)).items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # as Dagster's processes have it: the instance's storage reads it
     dropped = drop_everything(inbox, world)
     truth_days = sorted({d["day"].isoformat() for d in dropped.values() if d["day"] and d["outcome"] != "waiting"})
     spans = stretches(truth_days)
