@@ -118,12 +118,12 @@ def generate_world(root: Path, first_day: date, days: int, *, scale: float, seed
 # --------------------------------------------------------------------------- the instance
 
 
-def project_instance_config() -> dict:
+def project_instance_config(path: Path = PROJECT_ROOT / "dagster.yaml") -> dict:
     """The project instance's dagster.yaml (its storage and pools); its run queue is replaced by
     synchronous launching."""
     import yaml
 
-    config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text()) or {}
+    config = yaml.safe_load(path.read_text()) or {}
     concurrency = {k: v for k, v in (config.pop("concurrency", None) or {}).items() if k != "runs"}
     return {**config, **({"concurrency": concurrency} if concurrency else {})}
 
@@ -148,9 +148,16 @@ def synchronous_instance(home: Path, postgres_server: str | None = None, cleanup
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         url = sa.engine.make_url(postgres_server).set(drivername="postgresql+psycopg2", database=name)
-        overrides = {k: v for k, v in overrides.items() if k not in ("storage", "event_log_storage")}
-        overrides["storage"] = {"postgres": {"postgres_url": url.render_as_string(hide_password=False)}}
+        overrides = project_instance_config(PROJECT_ROOT / "deploy" / "postgres" / "dagster.yaml")
+    saved_pg_url = os.environ.get("DAGSTER_PG_URL")
+    if postgres_server:
+        os.environ["DAGSTER_PG_URL"] = url.render_as_string(hide_password=False)  # what that file reads
+
     def drop() -> None:
+        if saved_pg_url is None:
+            os.environ.pop("DAGSTER_PG_URL", None)
+        else:
+            os.environ["DAGSTER_PG_URL"] = saved_pg_url
         if admin is not None:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,6 +1,6 @@
-"""The SQLite instance's event log storage (funnel_assets/instance_storage.py): Dagster's own,
-keeping one connection per database file. It must store and read exactly what Dagster's does, in
-the same files, while other processes read and write them, and after they delete them."""
+"""The instance storages (funnel_assets/instance_storage.py): Dagster's own, keeping their database
+connections. They must store and read exactly what Dagster's do, in the same files or tables,
+while other processes read and write them, after they delete them, and in forked children."""
 
 from __future__ import annotations
 
@@ -13,11 +13,20 @@ import time
 import uuid
 
 import dagster as dg
+import psycopg2
 import pytest
+import sqlalchemy as sa
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster_postgres import DagsterPostgresStorage
 
-from funnel_assets.instance_storage import OPEN_SHARDS, PooledSqliteEventLogStorage, event_logs_directory
+from funnel_assets.instance_storage import (
+    OPEN_SHARDS,
+    PooledPostgresEventLogStorage,
+    PooledPostgresRunStorage,
+    PooledSqliteEventLogStorage,
+    event_logs_directory,
+)
 from funnel_assets.lib.settings import PROJECT_ROOT
 
 
@@ -225,3 +234,99 @@ def test_a_forked_child_opens_its_own_connections(tmp_path):
     storage.store_event(log_entry(run_id, "the parent again"))
     assert messages(storage, run_id) == ["from the parent", "from the child", "the parent again"]
     storage.dispose()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture
+def pg_home(tmp_path, monkeypatch, postgres_server_url):
+    """A DAGSTER_HOME with the project's PostgreSQL dagster.yaml, on a database of its own."""
+    name = f"funnel_instance_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(postgres_server_url).set(drivername="postgresql+psycopg2", database=name)
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "deploy" / "postgres" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_PG_URL", url.render_as_string(hide_password=False))
+
+    def connections() -> int:
+        with admin.connect() as conn:
+            return conn.exec_driver_sql(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'").scalar()
+
+    yield home, url.render_as_string(hide_password=False), connections
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def count_pg_connects(monkeypatch):
+    """How many PostgreSQL connections are opened (SQLAlchemy opens them through psycopg2.connect)."""
+    opened = []
+    real = psycopg2.connect
+
+    def connect(*args, **kwargs):
+        opened.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg2, "connect", connect)
+    return opened
+
+
+def test_the_postgres_instance_keeps_a_connection_and_stores_what_dagster_postgres_reads(pg_home, count_pg_connects):
+    home, url, connections = pg_home
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, PooledPostgresEventLogStorage)
+        assert isinstance(instance.run_storage, PooledPostgresRunStorage)
+        count_pg_connects.clear()
+        result = dg.materialize([signups], instance=instance)
+        assert result.success
+        # a run writes ~20 events and updates the run several times: dagster-postgres alone opens
+        # a connection for each
+        assert len(count_pg_connects) <= 6, f"{len(count_pg_connects)} connections opened for one run"
+        assert connections() >= 1
+    assert connections() == 0, "the instance's connections were not closed when it was disposed"
+    plain = DagsterPostgresStorage(url)
+    try:
+        (run,) = plain.run_storage.get_runs(dg.RunsFilter(run_ids=[result.run_id]))
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        assert plain.event_log_storage.fetch_materializations(dg.AssetKey("signups"), limit=5).records[0].run_id == result.run_id
+        (check,) = plain.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("signups"), "has_rows"), limit=5)
+        assert check.run_id == result.run_id
+    finally:
+        plain.event_log_storage.dispose()
+
+
+def _report_after_fork(instance, queue) -> None:
+    opened = []
+    real = psycopg2.connect
+
+    def connect(*args, **kwargs):
+        opened.append(1)
+        return real(*args, **kwargs)
+
+    psycopg2.connect = connect
+    instance.report_runless_asset_event(dg.AssetMaterialization("signups", metadata={"writer": "child"}))
+    queue.put(len(opened))
+
+
+def test_a_forked_child_of_the_postgres_instance_opens_its_own_connection(pg_home):
+    home, _, _ = pg_home
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization("signups", metadata={"writer": "parent"}))
+        fork = multiprocessing.get_context("fork")
+        queue = fork.Queue()
+        child = fork.Process(target=_report_after_fork, args=(instance, queue))
+        child.start()
+        opened_in_child = queue.get(timeout=60)
+        child.join(60)
+        assert child.exitcode == 0
+        assert opened_in_child >= 1, "the child used its parent's connection"
+        instance.report_runless_asset_event(dg.AssetMaterialization("signups", metadata={"writer": "parent again"}))
+        records = instance.fetch_materializations(dg.AssetKey("signups"), limit=10).records
+        assert [r.asset_materialization.metadata["writer"].value for r in records] == ["parent again", "child", "parent"]
