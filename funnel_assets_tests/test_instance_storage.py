@@ -1,4 +1,4 @@
-"""The instance storages (funnel_assets/instance_storage.py): Dagster's own, keeping their database
+"""The instance storages (funnel_assets/instance_storage*.py): Dagster's own, keeping their database
 connections. They must store and read exactly what Dagster's do, in the same files or tables,
 while other processes read and write them, after they delete them, and in forked children."""
 
@@ -20,13 +20,8 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster_postgres import DagsterPostgresStorage
 
-from funnel_assets.instance_storage import (
-    OPEN_SHARDS,
-    PooledPostgresEventLogStorage,
-    PooledPostgresRunStorage,
-    PooledSqliteEventLogStorage,
-    event_logs_directory,
-)
+from funnel_assets.instance_storage import OPEN_SHARDS, PooledSqliteEventLogStorage, event_logs_directory
+from funnel_assets.instance_storage_postgres import PooledPostgresEventLogStorage, PooledPostgresRunStorage
 from funnel_assets.lib.settings import PROJECT_ROOT
 
 
