@@ -58,7 +58,6 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """Dagster's SQLite event log storage, with one kept connection per database file."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
-        self._home = base_dir
         self._engines: OrderedDict[str, tuple[Engine, int]] = OrderedDict()
         self._engines_lock = threading.Lock()
         self._engines_pid = os.getpid()
@@ -77,7 +76,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
-        # as Dagster's: one connection at a time per storage, under its lock; only the engine is kept
+        # as Dagster's: one connection at a time per storage, under its lock; here it is the file's kept one
         with self._db_lock:
             engine = self._engine_for(shard)
             with engine.connect() as conn:
