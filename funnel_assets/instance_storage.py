@@ -36,7 +36,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from dagster._config import StringSource
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -65,11 +64,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         super().__init__(event_logs_directory(base_dir), inst_data=inst_data)
 
     @classmethod
-    def config_type(cls) -> Any:
-        return {"base_dir": StringSource}
-
-    @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]) -> PooledSqliteEventLogStorage:
+        # the config schema is Dagster's ({base_dir}); here base_dir is the instance's home
         return cls(inst_data=inst_data, **config_value)
 
     # ---------------------------------------------------------------- connections

@@ -33,6 +33,20 @@ def messages(storage, run_id: str) -> list[str]:
     return [entry.user_message for entry in storage.get_logs_for_run(run_id)]
 
 
+def count_connects(module, set_attribute=setattr) -> list:
+    """Count the connections opened through ``module.connect`` (SQLAlchemy opens SQLite's through
+    sqlite3.dbapi2.connect and PostgreSQL's through psycopg2.connect)."""
+    opened = []
+    real = module.connect
+
+    def connect(*args, **kwargs):
+        opened.append(1)
+        return real(*args, **kwargs)
+
+    set_attribute(module, "connect", connect)
+    return opened
+
+
 @dg.asset(check_specs=[dg.AssetCheckSpec("has_rows", asset="signups")])
 def signups():
     return dg.MaterializeResult(metadata={"dagster/row_count": 3}, check_results=[dg.AssetCheckResult(passed=True)])
@@ -50,16 +64,8 @@ def home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def count_sqlite_connects(monkeypatch):
-    """How many SQLite connections are opened (SQLAlchemy opens them through sqlite3.dbapi2.connect)."""
-    opened = []
-    real = sqlite3.dbapi2.connect
-
-    def connect(*args, **kwargs):
-        opened.append(args[0] if args else kwargs.get("database"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(sqlite3.dbapi2, "connect", connect)
-    return opened
+    """How many SQLite connections are opened."""
+    return count_connects(sqlite3.dbapi2, monkeypatch.setattr)
 
 
 def test_the_project_instance_stores_runs_where_dagsters_default_does(home):
@@ -202,14 +208,7 @@ def test_two_processes_write_the_same_files_at_once(home):
 
 
 def _write_after_fork(storage: PooledSqliteEventLogStorage, run_id: str, queue) -> None:
-    opened = []
-    real = sqlite3.dbapi2.connect
-
-    def connect(*args, **kwargs):
-        opened.append(args[0] if args else kwargs.get("database"))
-        return real(*args, **kwargs)
-
-    sqlite3.dbapi2.connect = connect
+    opened = count_connects(sqlite3.dbapi2)
     storage.store_event(log_entry(run_id, "from the child"))
     queue.put(len(opened))
 
@@ -260,16 +259,8 @@ def pg_home(tmp_path, monkeypatch, postgres_server_url):
 
 @pytest.fixture
 def count_pg_connects(monkeypatch):
-    """How many PostgreSQL connections are opened (SQLAlchemy opens them through psycopg2.connect)."""
-    opened = []
-    real = psycopg2.connect
-
-    def connect(*args, **kwargs):
-        opened.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(psycopg2, "connect", connect)
-    return opened
+    """How many PostgreSQL connections are opened."""
+    return count_connects(psycopg2, monkeypatch.setattr)
 
 
 def test_the_postgres_instance_keeps_a_connection_and_stores_what_dagster_postgres_reads(pg_home, count_pg_connects):
@@ -298,14 +289,7 @@ def test_the_postgres_instance_keeps_a_connection_and_stores_what_dagster_postgr
 
 
 def _report_after_fork(instance, queue) -> None:
-    opened = []
-    real = psycopg2.connect
-
-    def connect(*args, **kwargs):
-        opened.append(1)
-        return real(*args, **kwargs)
-
-    psycopg2.connect = connect
+    opened = count_connects(psycopg2)
     instance.report_runless_asset_event(dg.AssetMaterialization("signups", metadata={"writer": "child"}))
     queue.put(len(opened))
 
