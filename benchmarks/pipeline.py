@@ -301,9 +301,9 @@ def launch_scheduled_run(instance, workspace_context, day: date, *, submit: bool
 
 
 def execute_in_run_worker(instance, run_id: str, log: Path) -> float:
-    """Execute a created run the way Dagster's default run launcher does in production: a new
-    process running ``dagster api execute_run`` (import Dagster, load the code location, open the
-    instance, execute). Returns the seconds from starting the process to its first event."""
+    """Execute a created run the way Dagster's default run launcher does: a new process running
+    ``dagster api execute_run`` (import Dagster, load the code location, open the instance,
+    execute). Returns the seconds from starting the process to its first event."""
     import subprocess
 
     from dagster._grpc.types import ExecuteRunArgs
