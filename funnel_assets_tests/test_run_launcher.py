@@ -83,6 +83,17 @@ def alive(pid: int) -> bool:
 def test_the_project_instance_uses_the_forking_launcher(launcher_env):
     instance, _, _ = launcher_env
     assert isinstance(instance.run_launcher, ForkingRunLauncher)
+    # and picks queued runs up within a second, one at a time (SQLite)
+    assert instance.run_coordinator.dequeue_interval_seconds == 1
+    assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+
+
+def test_the_postgres_instance_configures_the_same_launcher_and_queue():
+    import yaml
+
+    sqlite, postgres = (yaml.safe_load(p.read_text()) for p in (PROJECT_ROOT / "dagster.yaml", PROJECT_ROOT / "deploy" / "postgres" / "dagster.yaml"))
+    assert postgres["run_launcher"] == sqlite["run_launcher"]
+    assert postgres["run_coordinator"] == sqlite["run_coordinator"]
 
 
 def test_runs_execute_in_processes_forked_from_one_warm_process(launcher_env):
