@@ -134,6 +134,7 @@ def project_instance_config(path: Path = PROJECT_ROOT / "dagster.yaml") -> dict:
 
     config = yaml.safe_load(path.read_text()) or {}
     config.pop("run_launcher", None)
+    config.pop("run_coordinator", None)
     concurrency = {k: v for k, v in (config.pop("concurrency", None) or {}).items() if k != "runs"}
     return {**config, **({"concurrency": concurrency} if concurrency else {})}
 
