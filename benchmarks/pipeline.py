@@ -47,8 +47,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.launcher import LaunchRunContext
 from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import ModuleTarget
@@ -31,29 +32,28 @@ def launcher_env(tmp_path_factory):
     home = root / "home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # the project's instance, its launcher included
-    saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "LAUNCHER_TEST_DIR")}
-    os.environ.update(DAGSTER_HOME=str(home), LAUNCHER_TEST_DIR=str(root))
-    try:
+    with pytest.MonkeyPatch.context() as env:  # the warm process inherits this environment
+        env.setenv("DAGSTER_HOME", str(home))
+        env.setenv("LAUNCHER_TEST_DIR", str(root))
         with dg.DagsterInstance.from_config(str(home)) as instance:
             target = ModuleTarget(module_name="funnel_assets_tests.launcher_code.definitions", attribute=None,
                                   working_directory=str(PROJECT_ROOT), location_name=LOCATION)
             with WorkspaceProcessContext(instance, target) as workspace:
                 yield instance, workspace, root
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+
+
+def create_run(instance, workspace, job_name: str):
+    """A run of ``job_name`` created from the code server's job; returns it and the request context."""
+    request = workspace.create_request_context()
+    remote_job = next(iter(request.get_code_location(LOCATION).get_repositories().values())).get_full_job(job_name)
+    run = instance.create_run_for_job(job_def=code.defs.resolve_job_def(job_name), remote_job_origin=remote_job.get_remote_origin(),
+                                      job_code_origin=remote_job.get_python_origin())
+    return run, request
 
 
 def launch(instance, workspace, job_name: str) -> str:
-    """Creates a run of ``job_name`` from the code server's job and launches it, as the run queue does."""
-    request = workspace.create_request_context()
-    location = request.get_code_location(LOCATION)
-    remote_job = next(iter(location.get_repositories().values())).get_full_job(job_name)
-    run = instance.create_run_for_job(job_def=code.defs.resolve_job_def(job_name), remote_job_origin=remote_job.get_remote_origin(),
-                                      job_code_origin=remote_job.get_python_origin())
+    """Creates a run of ``job_name`` and launches it, as the run queue does."""
+    run, request = create_run(instance, workspace, job_name)
     instance.launch_run(run.run_id, request)
     return run.run_id
 
@@ -172,12 +172,7 @@ def test_disposing_the_launcher_ends_its_warm_process(launcher_env):
     instance, workspace, _ = launcher_env
     launcher = ForkingRunLauncher()
     launcher.register_instance(instance)
-    request = workspace.create_request_context()
-    remote_job = next(iter(request.get_code_location(LOCATION).get_repositories().values())).get_full_job("sums_job")
-    run = instance.create_run_for_job(job_def=code.defs.resolve_job_def("sums_job"), remote_job_origin=remote_job.get_remote_origin(),
-                                      job_code_origin=remote_job.get_python_origin())
-    from dagster._core.launcher import LaunchRunContext
-
+    run, request = create_run(instance, workspace, "sums_job")
     launcher.launch_run(LaunchRunContext(run, request))
     warm_pid = worker(instance.get_run_by_id(run.run_id))["warm_pid"]
     assert wait_until_finished(instance, run.run_id).status == dg.DagsterRunStatus.SUCCESS
