@@ -72,6 +72,15 @@ def worker(run) -> dict:
     return json.loads(run.tags[RUN_WORKER_TAG])
 
 
+def ended(pid: int, timeout: float = 10.0) -> bool:
+    """Whether the process ``pid`` has ended, given a moment to exit: a run is finished once its
+    last event is written, a little before its process is gone."""
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -115,7 +124,7 @@ def test_runs_execute_in_processes_forked_from_one_warm_process(launcher_env):
         assert seen["totals"] == expected
         started = [e.message for e in instance.all_logs(run.run_id) if e.message and e.message.startswith("Started process for run")]
         assert started == [f"Started process for run (pid: {w['pid']})."]
-        assert not alive(w["pid"])  # and that process has ended
+        assert ended(w["pid"])  # and that process has ended
     assert alive(workers[0]["warm_pid"])  # the warm process stays for the next run
     assert instance.get_latest_materialization_event(dg.AssetKey("revenue_by_funnel")).run_id == runs[-1].run_id
 
@@ -132,7 +141,7 @@ def test_terminating_a_run_interrupts_its_process_and_cancels_it(launcher_env):
     run = wait_until_finished(instance, run_id, timeout=30)
     assert run.status == dg.DagsterRunStatus.CANCELED
     assert time.monotonic() - began < 30  # not the asset's two minutes
-    assert not alive(worker(run)["pid"])
+    assert ended(worker(run)["pid"])
     assert not instance.run_launcher.terminate(run_id)  # a finished run: nothing to do
 
 
