@@ -270,12 +270,14 @@ class Warehouse:
             result = conn.execute(stmt)
             rows = result.fetchall()
             columns = list(result.keys())
+        # A table is always read back with its declared types: a column whose values are all
+        # NULL in the rows read (a day without phones, say) is still text, not polars' Null type.
         schema = {c.name: _polars_type(c.type) for c in chosen}
         if not rows:
             return pl.DataFrame(schema=schema)
         frame = pl.DataFrame([tuple(r) for r in rows], schema=columns, orient="row", infer_schema_length=None)
         return frame.with_columns(
-            [pl.col(name).cast(dtype) for name, dtype in schema.items() if dtype is not None and frame.schema[name] != dtype and frame.schema[name] != pl.Null]
+            [pl.col(name).cast(dtype) for name, dtype in schema.items() if dtype is not None and frame.schema[name] != dtype]
         )
 
     def row_count(self, table: str) -> int:

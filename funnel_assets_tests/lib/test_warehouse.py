@@ -57,6 +57,28 @@ def test_roundtrip_types_and_strings(warehouse_url):
     assert back["name"].null_count() == 1
 
 
+def test_a_read_keeps_declared_types_when_every_value_read_is_null(warehouse_url):
+    """A day whose rows all lack a value (a meeting-only Zoom day has no phones) reads back with
+    the column's declared type, not polars' Null type: downstream code joins and validates on it."""
+    w = Warehouse(warehouse_url)
+    full = frame_for([D1])
+    empty_day = frame_for([D2]).with_columns(
+        [pl.lit(None, dtype=full.schema[c]).alias(c) for c in ("name", "score", "count", "ok", "at")]
+    )
+    w.replace_partitions("leads", pl.concat([full, empty_day]), partition_column="day", start=D1, end=D3)
+    back = w.read_table("leads", partition_column="day", start=D2, end=D3)
+    assert back.height == 3
+    assert all(back[c].null_count() == 3 for c in ("name", "score", "count", "ok", "at"))
+    assert back.schema["name"] == pl.String
+    assert back.schema["score"] == pl.Float64
+    assert back.schema["count"] == pl.Int64
+    assert back.schema["ok"] == pl.Boolean
+    assert isinstance(back.schema["at"], pl.Datetime)
+    assert back.schema["day"] == pl.Date
+    # and the same for a column chosen by name
+    assert w.read_table("leads", partition_column="day", start=D2, end=D3, columns=["name"]).schema["name"] == pl.String
+
+
 def test_partition_write_replaces_only_its_days_and_is_idempotent(warehouse_url):
     w = Warehouse(warehouse_url)
     w.replace_partitions("leads", frame_for([D1, D2, D3]), partition_column="day", start=D1, end=D4)
