@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from funnel_assets.lib.funnel_daily import is_refunded
 from funnel_assets.lib.settings import PROJECT_ROOT, load_settings
 from funnel_assets.lib.warehouse import Warehouse
 from funnel_assets.lib.zoom_inbox import ZoomFolders, read_log
@@ -81,12 +82,102 @@ def _run(job, instance, label: str, *, tags: dict | None = None, run_config: dic
     return ok
 
 
+DAEMON_HEARTBEAT_SECONDS = 75
+"""A Dagster daemon writes a heartbeat every 30 s: one younger than this means it is running."""
+
+
+def running_daemon(instance: dg.DagsterInstance, now: float | None = None) -> tuple[str, float] | None:
+    """(daemon type, seconds since its heartbeat) of a Dagster daemon running on ``instance`` (the
+    one ``./run ui`` starts), or None when none has sent a heartbeat in the last 75 s."""
+    now = time.time() if now is None else now
+    ages = {kind: now - beat.timestamp for kind, beat in instance.get_daemon_heartbeats().items()}
+    recent = {kind: age for kind, age in ages.items() if age <= DAEMON_HEARTBEAT_SECONDS}
+    return min(recent.items(), key=lambda item: item[1]) if recent else None
+
+
+def refuse_while_the_ui_runs(instance: dg.DagsterInstance) -> None:
+    """The demo files the Zoom drop folder itself, as the sensor would. A daemon on the same instance
+    (``./run ui``) runs that sensor too: both would move the same files and run the same days. So
+    the demo does not start (nor file the folder) while a daemon is running there."""
+    daemon = running_daemon(instance)
+    if daemon is not None:
+        kind, age = daemon
+        raise SystemExit(
+            f"./run ui (its Dagster daemon) is running on this instance ({instance.root_directory}): its {kind.lower()} "
+            f"daemon sent a heartbeat {age:.0f} s ago. Its zoom_drop_folder_sensor files the same Zoom folder the demo fills, "
+            "so the demo does not run alongside it. Stop ./run ui (Ctrl-C in its terminal), run ./run demo, then start "
+            f"./run ui again. (Just stopped it? A daemon's last heartbeat counts for {DAEMON_HEARTBEAT_SECONDS} s.)"
+        )
+
+
+START_DATE_MARK = "# set by ./run demo: FUNNEL_START_DATE={day}, its first simulated day (each demo run moves it; a date you write below is kept)"
+
+
+def _is_mark(line: str) -> bool:
+    prefix, _, suffix = START_DATE_MARK.partition("{day}")
+    return line.startswith(prefix) and line.endswith(suffix)
+
+
+def _dotenv_start_date(env_file: Path) -> tuple[str | None, bool]:
+    """(FUNNEL_START_DATE's value in ``env_file`` or None, whether the demo wrote that value)."""
+    lines = env_file.read_text(encoding="utf-8").splitlines() if env_file.exists() else []
+    for i, line in enumerate(lines):
+        if line.startswith("FUNNEL_START_DATE="):
+            value = line.split("=", 1)[1].strip()
+            return value, i > 0 and lines[i - 1] == START_DATE_MARK.format(day=value)
+    return None, False
+
+
+def write_dotenv_start_date(env_file: Path, day: date) -> None:
+    """Set FUNNEL_START_DATE in ``env_file`` to ``day``, marked as the demo's; every other line stays."""
+    lines = env_file.read_text(encoding="utf-8").splitlines() if env_file.exists() else []
+    at = next((i for i, line in enumerate(lines) if line.startswith("FUNNEL_START_DATE=")), None)
+    if at is None:
+        at = len(lines)
+    else:
+        del lines[at]
+        if at > 0 and _is_mark(lines[at - 1]):
+            at -= 1
+            del lines[at]
+    lines[at:at] = [START_DATE_MARK.format(day=day.isoformat()), f"FUNNEL_START_DATE={day.isoformat()}"]
+    temporary = env_file.with_name(env_file.name + ".demo-tmp")
+    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    temporary.replace(env_file)
+
+
+def choose_start_date(settings, *, days: int, env_file: Path | None) -> tuple[date, str | None]:
+    """The demo's first day, and what to tell the user about FUNNEL_START_DATE.
+
+    The daily partitions start at FUNNEL_START_DATE: with the shipped default (empty) the UI would
+    show every day since 2025-01-01 as a missing partition before the demo's data. So when the
+    setting is empty, or was written by an earlier demo run, the demo sets it to its own first day:
+    in this process (its runs) and in ``env_file`` (``.env``, which ``./run ui`` reads). A date the
+    user wrote is kept: the demo then starts no earlier than it."""
+    end = settings.yesterday() + timedelta(days=1)
+    first = end - timedelta(days=days)
+    configured = (os.environ.get("FUNNEL_START_DATE") or "").strip()
+    in_file, written_by_demo = _dotenv_start_date(env_file) if env_file is not None else (None, False)
+    if not configured or (written_by_demo and in_file == configured):
+        os.environ["FUNNEL_START_DATE"] = first.isoformat()
+        if env_file is None:
+            return first, None
+        write_dotenv_start_date(env_file, first)
+        return first, f"FUNNEL_START_DATE={first} written to {env_file} (the demo's first day): ./run ui shows partitions from that day"
+    start = max(first, settings.start_date)
+    if settings.start_date < start:
+        return start, (f"FUNNEL_START_DATE={settings.start_date} (your setting) is {(start - settings.start_date).days} days before the "
+                       f"demo's first day: the UI shows those days as missing partitions. Empty it in .env to let the demo set it.")
+    return start, None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./run demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=90, help="how many days up to yesterday to simulate and load (default 90)")
     parser.add_argument("--saas-scale", type=float, default=0.02, help="SaaS volume; 1.0 = 75K web sessions a day (default 0.02)")
     parser.add_argument("--edtech-scale", type=float, default=1.0, help="ed-tech volume; 1.0 = ~300 sheet leads a day (default 1.0)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--env-file", type=Path, default=None,
+                        help="the settings file ./run ui reads (./run demo passes .env): FUNNEL_START_DATE is set there to the demo's first day")
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -94,14 +185,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("FUNNEL_LEADS_SHEET", "FUNNEL_ZOOM_INBOX", "FUNNEL_CRM_ASSIGNED_LEADS", "FUNNEL_CRM_SALES", "FUNNEL_SPEND_SHEET"):
         if "://" in _require(name):
             raise SystemExit(f"{name} points at {os.environ[name]}; the demo writes its own files. Run it without that setting.")
+    instance = dg.DagsterInstance.get()
+    refuse_while_the_ui_runs(instance)
     end = settings.yesterday() + timedelta(days=1)
-    start = max(end - timedelta(days=args.days), settings.start_date)
+    start, note = choose_start_date(settings, days=args.days, env_file=args.env_file)
     world = {"resources": {"synthetic_world": {"config": {
         "seed": args.seed, "saas_scale": args.saas_scale, "edtech_scale": args.edtech_scale, "world_start": start.isoformat(),
     }}}}
     print(f"==> simulating {start} .. {end - timedelta(days=1)} ({settings.timezone}); seed {args.seed}")
+    if note:
+        print(f"==> {note}")
 
-    instance = dg.DagsterInstance.get()
     failed: list[str] = []
     world_job, funnel_job = dg.reconstructable(synthetic_world_job), dg.reconstructable(nightly_funnel_job)
     if not _run(world_job, instance, "synthetic world: sheet, CRM dumps, spend, Stripe catalog", run_config=world,
@@ -113,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                     assets=["zoom_report_downloads", "web_events", "ad_campaigns", "crm_leads", "crm_activities", "crm_deals", "subscriptions"],
                     failed_checks=failed):
             return 1
+    refuse_while_the_ui_runs(instance)  # started meanwhile? its sensor would file the folder too
     _pick_up_zoom_downloads(instance)
     for first, last in date_chunks(start, end):
         tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
@@ -143,6 +238,34 @@ def _pick_up_zoom_downloads(instance: dg.DagsterInstance) -> None:
 def _path(value: str) -> Path:
     path = Path(value)
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def sales_lines(warehouse: Warehouse) -> list[str]:
+    """The summary's sales figures, each labelled with what it counts: sales with the refunded ones
+    among them, and net revenue of the sales that were not refunded (the rule ``funnel_daily``
+    applies: ``lib.funnel_daily.is_refunded``)."""
+    lines = []
+    if warehouse.has_table("sales_enriched"):
+        sales = warehouse.read_table("sales_enriched", columns=["final_funnel", "net_amount", "status"]).with_columns(
+            refunded=is_refunded(), net_amount=pl.col("net_amount").fill_null(0.0))
+        by_funnel = sales.group_by("final_funnel").agg(
+            sales=pl.len(), refunded=pl.col("refunded").sum(), net=pl.col("net_amount").filter(~pl.col("refunded")).sum(),
+        ).sort("sales", "final_funnel", descending=[True, False])
+        refunded = int(sales["refunded"].sum())
+        net = sales.filter(~pl.col("refunded"))["net_amount"].sum()
+        lines.append(f"  sales_enriched: {sales.height} sales ({refunded} refunded); net revenue {net:,.0f} from the "
+                     f"{sales.height - refunded} not refunded; by FINAL FUNNEL (sales, refunded among them, net revenue):")
+        lines += [f"    {n:6d} {r:4d} refunded {v:14,.0f}  {funnel}" for funnel, n, r, v in by_funnel.rows()]
+    if warehouse.has_table("funnel_daily"):
+        daily = warehouse.read_table("funnel_daily")
+        t = daily.select(pl.col(c).sum() for c in (
+            "leads", "registrations", "attendees", "sales_handover", "conversions", "refunds", "net_revenue", "spend")).row(0, named=True)
+        lines.append(
+            f"  funnel_daily: {daily.height} rows (day x funnel x program); totals: {t['leads']} leads, {t['registrations']} registrations, "
+            f"{t['attendees']} attendees, {t['sales_handover']} handed over, {t['conversions'] + t['refunds']} sales ({t['refunds']} refunded), "
+            f"net revenue {t['net_revenue']:,.0f} from the {t['conversions']} not refunded, spend {t['spend']:,.0f}"
+            + (f", ROAS {t['net_revenue'] / t['spend']:.2f}" if t["spend"] else ""))
+    return lines
 
 
 def _summary(warehouse: Warehouse, zoom_inbox: Path, failed_checks: list[str]) -> None:
@@ -176,18 +299,9 @@ def _summary(warehouse: Warehouse, zoom_inbox: Path, failed_checks: list[str]) -
         print("  attributed_leads (assigned leads per month, first touch; see data/exports/attributed_leads.csv):")
         for month, n, attended in attributed.group_by("month").agg(pl.len(), pl.col("attended").sum()).sort("month").rows():
             print(f"    {month:%Y-%m}  {n:6d} leads, {attended} attended a session")
-    if warehouse.has_table("sales_enriched"):
-        sales = warehouse.read_table("sales_enriched", columns=["final_funnel", "net_amount", "status"])
-        print(f"  sales_enriched: {sales.height} sales, net {sales.filter(pl.col('status') != 'refunded')['net_amount'].sum():,.0f} by FINAL FUNNEL:")
-        for funnel, n in sales.group_by("final_funnel").len().sort("len", descending=True).rows():
-            print(f"    {n:6d}  {funnel}")
+    for line in sales_lines(warehouse):
+        print(line)
     if warehouse.has_table("funnel_daily"):
-        daily = warehouse.read_table("funnel_daily")
-        totals = daily.select(pl.col(c).sum() for c in ("leads", "registrations", "attendees", "sales_handover", "conversions", "net_revenue", "spend"))
-        t = totals.row(0, named=True)
-        print(f"  funnel_daily: {daily.height} rows (day x funnel x program); totals: {t['leads']} leads, {t['registrations']} registrations, "
-              f"{t['attendees']} attendees, {t['sales_handover']} handed over, {t['conversions']} sales, net revenue {t['net_revenue']:,.0f}, "
-              f"spend {t['spend']:,.0f}" + (f", ROAS {t['net_revenue'] / t['spend']:.2f}" if t["spend"] else ""))
         print(f"  CSV exports for spreadsheets: {_path(os.environ.get('FUNNEL_EXPORTS_DIR', 'data/exports'))}")
     if failed_checks:
         print(f"  checks that did not pass ({len(failed_checks)}):")

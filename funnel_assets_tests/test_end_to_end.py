@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from funnel_assets.instance_storage import PooledSqliteEventLogStorage
+from funnel_assets.lib.text import markdown_html_tags
 from funnel_assets.lib.warehouse import Warehouse
 from funnel_assets_tests.settings_env import pipeline_env
 
@@ -46,9 +47,9 @@ def fresh_pg_database(postgres_server_url):
     admin.dispose()
 
 
-def run_demo(env: dict) -> subprocess.CompletedProcess:
+def run_demo(env: dict, *extra: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "funnel_assets.demo", "--days", str(DAYS), "--saas-scale", "0.01", "--edtech-scale", "0.2"],
+        [sys.executable, "-m", "funnel_assets.demo", "--days", str(DAYS), "--saas-scale", "0.01", "--edtech-scale", "0.2", *extra],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, f"demo failed:\n{proc.stdout}\n{proc.stderr}"
@@ -84,19 +85,42 @@ def check_instance_and_warehouse(home: Path, warehouse_url: str) -> pl.DataFrame
     return leads
 
 
+def column_descriptions_the_ui_would_cut(instance: dg.DagsterInstance) -> dict[str, list[str]]:
+    """Column descriptions of every asset's latest materialization that the UI's markdown would read as HTML."""
+    cut = {}
+    for key in instance.get_asset_keys():
+        event = instance.get_latest_materialization_event(key)
+        schema = event.asset_materialization.metadata.get("dagster/column_schema") if event and event.asset_materialization else None
+        for column in schema.value.columns if schema else []:
+            if markdown_html_tags(column.description):
+                cut[f"{key.to_user_string()}.{column.name}"] = markdown_html_tags(column.description)
+    return cut
+
+
 def test_demo_on_sqlite_instance(tmp_path, monkeypatch):
     warehouse_url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     env = base_env(tmp_path, ROOT / "dagster.yaml", warehouse_url)
-    out = run_demo(env).stdout
+    env_file = tmp_path / ".env"
+    env_file.write_text("FUNNEL_TIMEZONE=Asia/Kolkata\nFUNNEL_START_DATE=\n")
+    out = run_demo(env, "--env-file", str(env_file)).stdout
     assert "marketing_leads:" in out and "./run ui" in out
+    # the summary labels its figures; the UI's partitions start at the demo's first day (its .env)
+    assert " refunded); net revenue " in out and " not refunded, spend " in out
+    first_day = out.split("==> simulating ", 1)[1][:10]
+    assert f"FUNNEL_START_DATE={first_day}\n" in env_file.read_text()
+    env["FUNNEL_START_DATE"] = first_day  # what ./run exports from .env on the next run
     assert (tmp_path / "dagster_home" / "history" / "runs.db").exists()  # SQLite storage under DAGSTER_HOME
     assert (tmp_path / "dagster_home" / "history" / "runs" / "index.db").exists()  # the event log, where Dagster's default keeps it
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        # every column description shows in the UI as written ("+<digits>" was cut to "+")
+        assert column_descriptions_the_ui_would_cut(instance) == {}
+        leads_schema = instance.get_latest_materialization_event(dg.AssetKey("marketing_leads")).asset_materialization.metadata["dagster/column_schema"]
+        assert "+\\<digits\\>" in next(c.description for c in leads_schema.value.columns if c.name == "phone_key")
     assert list((tmp_path / "inbox" / "zoom").glob("*.csv")), "the synthetic Zoom downloads did not land in the drop folder"
     first = check_instance_and_warehouse(tmp_path / "dagster_home", warehouse_url)
-    run_demo(env)
+    run_demo(env, "--env-file", str(env_file))
     again = check_instance_and_warehouse(tmp_path / "dagster_home", warehouse_url)
     assert again.equals(first)
 

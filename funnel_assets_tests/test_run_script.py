@@ -42,3 +42,36 @@ def test_validate_works_on_a_fresh_checkout(tmp_path):
     assert "All code locations passed validation" in output
     assert (checkout / ".env").is_file()
     assert (checkout / "data" / "dagster_home" / "sqlite" / "dagster.yaml").resolve() == (checkout / "dagster.yaml").resolve()
+
+
+def test_demo_refuses_to_run_while_the_uis_daemon_runs_on_its_instance(tmp_path):
+    """./run demo and ./run ui share the instance (data/dagster_home/sqlite) and the Zoom folder: with
+    a daemon heartbeating there, the demo stops before writing anything and says what to do."""
+    import time
+
+    import dagster as dg
+    from dagster._daemon.types import DaemonHeartbeat  # test only: what a running daemon writes
+
+    checkout = _checkout(tmp_path)
+    home = checkout / "data" / "dagster_home" / "sqlite"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").symlink_to(checkout / "dagster.yaml")
+    env = _run_env()
+    saved = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)  # the instance's dagster.yaml reads it
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), "SENSOR", "dagster-dev"))
+    finally:
+        if saved is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = saved
+    env["PYTHONPATH"] = str(ROOT)  # the code under test, as the venv's editable install would give it
+    proc = subprocess.run(["bash", str(checkout / "run"), "demo", "--days", "2"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "./run ui (its Dagster daemon) is running on this instance" in output and "Stop ./run ui" in output
+    assert "FUNNEL_START_DATE=\n" in (checkout / ".env").read_text()  # the demo changed nothing
+    assert not (checkout / "data" / "demo").exists() and not (checkout / "data" / "inbox").exists()

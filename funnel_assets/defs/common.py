@@ -11,6 +11,7 @@ import polars as pl
 from funnel_assets.lib.config import ConfigError
 from funnel_assets.lib.fetch import FetchError, is_transient
 from funnel_assets.lib.settings import load_settings
+from funnel_assets.lib.text import markdown_literal
 from funnel_assets.lib.warehouse import WriteReport
 
 SETTINGS = load_settings()
@@ -85,13 +86,15 @@ _POLARS_TO_TYPE = {
 
 
 def column_schema(frame: pl.DataFrame, descriptions: dict[str, str] | None = None) -> dg.TableSchema:
+    """The frame's columns, typed and described. The UI renders a description as markdown and drops
+    what looks like HTML, so ``<`` and ``>`` are escaped: "+<digits>" shows as written."""
     descriptions = descriptions or {}
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
                 name,
                 _POLARS_TO_TYPE.get(dtype, "timestamp" if isinstance(dtype, pl.Datetime) else str(dtype).lower()),
-                description=descriptions.get(name),
+                description=markdown_literal(descriptions.get(name)),
             )
             for name, dtype in frame.schema.items()
         ]

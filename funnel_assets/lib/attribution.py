@@ -52,6 +52,7 @@ __all__ = [
     "SALES_ENRICHED_COLUMNS",
     "attributed_leads",
     "enrich_sales",
+    "first_touch_after_sale",
     "zoom_with_phones",
     "final_funnel_expr",
     "load_attribution_settings",
@@ -308,10 +309,35 @@ SALES_ENRICHED_COLUMNS: dict[str, str] = {
     "final_funnel": "FINAL FUNNEL (seed 002): Miscellaneous → the manual mapping's funnel if any; else assignedLeadSources when present; else Funnel",
     "attended": "The buyer's phone attended a Zoom webinar or bootcamp session on or before the sale's day",
     "registered": "The buyer's phone registered for a Zoom session on or before the sale's day",
-    "first_source": "Source of the phone's earliest CRM assignment",
+    "first_source": "Source of the buyer's earliest CRM assignment at or before the sale (null: none before the sale)",
     "first_funnel": "Funnel of that source (first-touch attribution carried from Part 1 to Part 2)",
-    "first_assigned_at": "When the phone was first assigned (UTC)",
+    "first_assigned_at": "When the buyer was first assigned, never after the sale's createdOn (UTC)",
 }
+
+
+def _first_assignment_before_sale(sales: pl.DataFrame, assignments: pl.DataFrame, funnel_mapping: FunnelMapping) -> pl.DataFrame:
+    """Per sale (``__sale_row``): the buyer's earliest CRM assignment made at or before the sale's
+    ``created_at``. An assignment after the sale (the buyer assigned again later, or a dump whose
+    history starts after the buyer's first assignment) is never the sale's first touch; a sale
+    without such an assignment, or whose time could not be read, has none."""
+    usable = assignments.filter(pl.col("phone_key").is_not_null() & pl.col("assigned_at").is_not_null())
+    usable = funnel_mapping.apply(usable.select("phone_key", "assigned_at", "source", "dump_row"), "source", mapped_column=None)
+    return (
+        sales.filter(pl.col("phone_key").is_not_null() & pl.col("created_at").is_not_null())
+        .select("__sale_row", "phone_key", "created_at")
+        .join(usable, on="phone_key", how="inner")
+        .filter(pl.col("assigned_at") <= pl.col("created_at"))
+        .sort("__sale_row", "assigned_at", "dump_row")
+        .group_by("__sale_row", maintain_order=True)
+        .first()
+        .select("__sale_row", first_source="source", first_funnel="funnel", first_assigned_at="assigned_at")
+    )
+
+
+def first_touch_after_sale(enriched: pl.DataFrame) -> pl.DataFrame:
+    """Sales whose first touch is dated after the sale itself (``first_assigned_at`` later than
+    ``created_at``): none, by :func:`enrich_sales`'s rule; ``sales_enriched`` refuses to write any."""
+    return enriched.filter(pl.col("first_assigned_at") > pl.col("created_at"))
 
 
 def enrich_sales(
@@ -327,6 +353,8 @@ def enrich_sales(
     The raw ``funnel`` and ``assigned_lead_sources`` are read as the dump wrote them (the formula
     trims ``Funnel`` for the comparison only). ``attended`` looks the buyer's phone up in the Zoom
     attendance up to the sale's day (the seed's XLOOKUP of StudentContact into the Zoom tab).
+    ``first_source``/``first_funnel``/``first_assigned_at``: the buyer's first touch, the earliest
+    assignment of the phone at or before the sale's ``created_at`` (never one after the sale).
     """
     sale_day = pl.col("created_date")
     out = manual_mapping.lookup(sales, source=pl.col("assigned_lead_sources").fill_null(""), month=sale_day, out="__manual")
@@ -342,17 +370,9 @@ def enrich_sales(
             __first_attended=pl.col("session_date").filter(pl.col("attended").fill_null(False)).min(),
         )
     )
-    usable = assignments.filter(pl.col("phone_key").is_not_null() & pl.col("assigned_at").is_not_null())
-    first_assignment = (
-        funnel_mapping.apply(usable, "source", mapped_column=None)
-        .sort("phone_key", "assigned_at", "dump_row")
-        .group_by("phone_key", maintain_order=True)
-        .first()
-        .select("phone_key", first_source="source", first_funnel="funnel", first_assigned_at="assigned_at")
-    )
-    out = out.join(first_seen, on="phone_key", how="left", maintain_order="left").join(
-        first_assignment, on="phone_key", how="left", maintain_order="left"
-    )
+    out = out.with_row_index("__sale_row").join(first_seen, on="phone_key", how="left", maintain_order="left")
+    out = out.join(_first_assignment_before_sale(out, assignments, funnel_mapping), on="__sale_row", how="left", maintain_order="left")
+    out = out.drop("__sale_row")
     no_phone = pl.col("phone_key").is_null()
     out = out.with_columns(
         attended=pl.when(no_phone).then(None).otherwise(pl.col("__first_attended").is_not_null() & (pl.col("__first_attended") <= sale_day)),

@@ -34,7 +34,7 @@ import polars as pl
 
 from funnel_assets.lib.config import OTHER_SOURCES_FUNNEL
 
-__all__ = ["COLUMNS", "COUNT_COLUMNS", "build_funnel_daily", "programs_for"]
+__all__ = ["COLUMNS", "COUNT_COLUMNS", "build_funnel_daily", "is_refunded", "programs_for"]
 
 OTHER_PROGRAM = "Other"
 
@@ -91,6 +91,12 @@ def _program_from_text(frame: pl.DataFrame, source: str, funnel: str, program_fo
 
 def _count(frame: pl.DataFrame, **aggs: pl.Expr) -> pl.DataFrame:
     return frame.group_by(KEY).agg(**aggs)
+
+
+def is_refunded(status: str = "status") -> pl.Expr:
+    """A sale counts as refunded when the CRM's status says "refunded" (any case); every other sale,
+    whatever its status (or none), is a conversion and its net amount is revenue."""
+    return pl.col(status).fill_null("").str.strip_chars().str.to_lowercase() == "refunded"
 
 
 def build_funnel_daily(
@@ -168,7 +174,7 @@ def build_funnel_daily(
         day=pl.col("created_date"),
         funnel=pl.col("final_funnel").fill_null(OTHER_SOURCES_FUNNEL),
         program=pl.col("target").fill_null(OTHER_PROGRAM),
-        __refunded=pl.col("status").fill_null("").str.to_lowercase() == "refunded",
+        __refunded=is_refunded(),
     )
     parts.append(_count(
         s,

@@ -24,6 +24,8 @@ __all__ = [
     "clean_token_expr",
     "clean_token",
     "header_key",
+    "markdown_literal",
+    "markdown_html_tags",
 ]
 
 # Unicode White_Space (what Rust's \s matches; Python's \s additionally matches \x1c-\x1f).
@@ -201,3 +203,47 @@ def header_key(header: str) -> str:
     """A spreadsheet column header as compared when matching columns: lower-cased, without spaces,
     underscores, hyphens or dots ("utm_Source", "UTM source" and "utmSource" are one column)."""
     return re.sub(r"[\s_\-.]+", "", header.strip().lower())
+
+
+# What CommonMark reads as raw HTML (an opening or closing tag, a comment, a declaration or a
+# processing instruction): Dagster's UI renders descriptions as markdown and its sanitizer drops
+# raw HTML, so "91 + <digits>" would show as "91 + ".
+_HTML_START: Final = re.compile(r"(?<!\\)<(?=[A-Za-z/!?])")
+_CODE_SPAN: Final = re.compile(r"(`+)(?:.+?)\1", re.DOTALL)
+
+
+def _outside_code_spans(text: str, change) -> str:
+    out, last = [], 0
+    for match in _CODE_SPAN.finditer(text):
+        out.append(change(text[last:match.start()]))
+        out.append(match.group(0))
+        last = match.end()
+    out.append(change(text[last:]))
+    return "".join(out)
+
+
+def markdown_literal(text: str | None) -> str | None:
+    """``text`` as markdown that renders as exactly that text in Dagster's UI: ``<`` and ``>``
+    outside code spans are backslash-escaped (``\\<digits\\>``), so ``<digits>`` or
+    ``<webinar id>`` are shown instead of being read as HTML tags and dropped. Code spans
+    (```...```) already render literally and are left alone; text escaped before stays as it is."""
+    if text is None:
+        return None
+    return _outside_code_spans(text, lambda part: re.sub(r"(?<!\\)([<>])", r"\\\1", part))
+
+
+def markdown_html_tags(text: str | None) -> list[str]:
+    """The places where markdown would read ``text`` as raw HTML (and Dagster's UI would drop
+    it): each unescaped ``<`` outside code spans that starts a tag, up to its ``>``."""
+    if not text:
+        return []
+    found: list[str] = []
+
+    def collect(part: str) -> str:
+        for m in _HTML_START.finditer(part):
+            close = part.find(">", m.start())
+            found.append(part[m.start():close + 1] if 0 <= close - m.start() <= 60 else part[m.start():m.start() + 24])
+        return part
+
+    _outside_code_spans(text, collect)
+    return found

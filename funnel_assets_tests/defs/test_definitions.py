@@ -104,3 +104,57 @@ def test_dagster_cli_validates_without_warnings_from_our_code(tmp_path):
     assert "All code locations passed validation" in output
     ours = [line for line in output.splitlines() if "Warning" in line and ("funnel_assets/" in line or "does not match the name" in line)]
     assert not ours, "\n".join(ours)
+
+
+def _column_description_dicts() -> dict[str, dict[str, str]]:
+    """Every module-level ``*COLUMNS`` dict of column name → description in the code location (what
+    the assets pass to ``table_metadata``), once the definitions are loaded."""
+    import sys
+
+    defs()
+    found = {}
+    for module_name, module in list(sys.modules.items()):
+        if not module_name.startswith("funnel_assets."):
+            continue
+        for name, value in vars(module).items():
+            if "COLUMNS" in name and isinstance(value, dict) and value and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+                found[f"{module_name}.{name}"] = value
+    return found
+
+
+def test_column_descriptions_show_in_the_ui_as_written():
+    """The UI renders a column description as markdown and drops what looks like HTML: "91 +
+    10-digit mobile (or +<digits> abroad)" showed as "... (or + abroad)". column_schema escapes it."""
+    import re
+
+    import polars as pl
+
+    from funnel_assets.defs.common import column_schema
+    from funnel_assets.lib.text import markdown_html_tags
+
+    dicts = _column_description_dicts()
+    assert "funnel_assets.defs.leads_sheet.assets.LEAD_COLUMNS" in dicts and "funnel_assets.defs.zoom.assets.SESSION_COLUMNS" in dicts
+    bracketed = 0
+    for where, descriptions in dicts.items():
+        schema = column_schema(pl.DataFrame(schema={c: pl.String for c in descriptions}), descriptions)
+        for column in schema.columns:
+            assert not markdown_html_tags(column.description), f"{where}[{column.name}]: {column.description!r}"
+            # what markdown shows (a backslash before punctuation is dropped) is the description as written
+            assert re.sub(r"\\([<>])", r"\1", column.description) == descriptions[column.name], where
+            bracketed += "<" in descriptions[column.name]
+    assert bracketed >= 5  # +<digits>, <webinar id>@<session date>, email:<email>, ...
+
+
+def test_asset_check_sensor_and_job_descriptions_show_in_the_ui_as_written():
+    from funnel_assets.lib.text import markdown_html_tags
+
+    repo = defs()
+    texts = {f"asset {s.key.to_user_string()}": s.description for s in repo.resolve_all_asset_specs()}
+    for assets_def in repo.resolve_asset_graph().assets_defs:
+        texts.update({f"check {c.key.name}": c.description for c in assets_def.check_specs})
+    texts.update({f"sensor {s.name}": s.description for s in repo.sensors or []})
+    texts.update({f"schedule {s.name}": s.description for s in repo.schedules or []})
+    texts.update({f"job {j.name}": j.description for j in repo.resolve_all_job_defs()})
+    assert any(k.startswith("sensor zoom_drop_folder_sensor") for k in texts)
+    bad = {k: markdown_html_tags(v) for k, v in texts.items() if markdown_html_tags(v)}
+    assert not bad, bad

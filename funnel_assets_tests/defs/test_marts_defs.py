@@ -157,3 +157,68 @@ def test_bootcamp_attendance_days_per_person(warehouse_url, tmp_path):
     assert table["attended_days"].to_list() == ["Both", "Day 2"]
     assert table["bootcamp_start"].to_list() == [sat, sat]
     assert (tmp_path / "exports" / "bootcamp_attendance.csv").exists()
+
+
+def _add_buyer_assigned_only_after_the_sale(db: Warehouse) -> None:
+    """Sale a3: the buyer bought on DAY and was assigned to sales three weeks later (the demo's
+    5 of 892 sales: a buyer whose first assignment is older than the dump's history)."""
+    later = date(2026, 9, 23)
+    assigned = db.read_table("crm_assigned_leads")
+    db.replace_table("crm_assigned_leads", pl.concat([assigned, pl.DataFrame({
+        "phone_key": ["919800000005"], "assigned_at": [_utc(later, 6)], "assigned_date": [later], "source": ["acca_webinar_meta"],
+        "employee": ["Asha"], "dump_row": [5], "problem": [None],
+    }, schema=assigned.schema)]))
+    sales = db.read_table("crm_sales")
+    db.replace_table("crm_sales", pl.concat([sales, pl.DataFrame({
+        "sale_id": ["a3"], "status": ["success"], "target": ["ACCA"], "created_at": [_utc(DAY, 9)], "created_date": [DAY],
+        "phone_key": ["919800000005"], "net_amount": [45000.0], "funnel": ["ACCA Webinar"], "assigned_lead_sources": [None],
+    }, schema=sales.schema)]))
+
+
+def test_a_buyers_first_touch_is_never_dated_after_the_sale(tmp_path):
+    url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
+    db = Warehouse(url)
+    write_sources(db)
+    _add_buyer_assigned_only_after_the_sale(db)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([sales_enriched], resources=resources(url, tmp_path), instance=instance)
+    assert result.success
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "first_touch_not_after_sale")
+    assert check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["sales_with_first_touch_after_sale"].value == 0
+    sales = db.read_table("sales_enriched").sort("sale_id")
+    assert sales["first_source"].to_list() == ["acca_webinar_meta", "Referral", None]
+    assert [t and t.replace(tzinfo=timezone.utc) for t in sales["first_assigned_at"].to_list()] == [_utc(date(2026, 9, 1), 6), _utc(DAY, 6), None]
+
+
+def test_a_first_touch_after_the_sale_is_refused_before_the_write(tmp_path, monkeypatch):
+    """The guard: should the rule ever break, sales_enriched is not written (the previous table and
+    its CSV stay), the blocking check fails listing the sale ids (never a phone) and the marts
+    downstream do not run."""
+    from funnel_assets.lib import attribution
+
+    url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
+    db = Warehouse(url)
+    write_sources(db)
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([sales_enriched], resources=resources(url, tmp_path), instance=instance).success
+    before = db.read_table("sales_enriched").sort("sale_id")
+    _add_buyer_assigned_only_after_the_sale(db)
+
+    enrich_sales = attribution.enrich_sales
+
+    def all_time_first_touch(sales, zoom, assignments, **kw):  # today's main: the earliest assignment over all time
+        out = enrich_sales(sales, zoom, assignments, **kw)
+        return out.with_columns(first_assigned_at=pl.when(pl.col("sale_id") == "a3").then(pl.col("created_at") + pl.duration(days=14))
+                                .otherwise("first_assigned_at"))
+
+    monkeypatch.setattr(attribution, "enrich_sales", all_time_first_touch)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(MARTS, partition_key=DAY.isoformat(), resources=resources(url, tmp_path), instance=instance, raise_on_error=False)
+    assert not result.success
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "first_touch_not_after_sale")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["sale_ids"].value == "a3" and "919800000005" not in str(check.metadata)
+    assert not _materialized(result, "sales_enriched") and not _materialized(result, "funnel_daily")
+    assert db.read_table("sales_enriched").sort("sale_id").equals(before)
+    assert pl.read_csv(tmp_path / "exports" / "sales_enriched.csv", infer_schema=False).height == before.height

@@ -9,6 +9,7 @@ from funnel_assets.lib.attribution import (
     ManualMapping,
     attributed_leads,
     enrich_sales,
+    first_touch_after_sale,
     load_attribution_settings,
     load_manual_mapping,
     months_between,
@@ -141,13 +142,17 @@ def test_shipped_config_loads_and_matches_the_synthetic_worlds_hand_mapping():
 
 
 def _sales(rows) -> pl.DataFrame:
-    """rows: (sale_id, phone, created_date, funnel, assigned_lead_sources)."""
+    """rows: (sale_id, phone, created_date or created_at (UTC), funnel, assigned_lead_sources); a
+    bare date is a sale made at 12:00 UTC that day (17:30 in Kolkata, the same local day)."""
+    created_at = [r[2] if isinstance(r[2], datetime) else datetime(r[2].year, r[2].month, r[2].day, 12, tzinfo=timezone.utc) for r in rows]
     return pl.DataFrame(
         {
-            "sale_id": [r[0] for r in rows], "phone_key": [r[1] for r in rows], "created_date": [r[2] for r in rows],
+            "sale_id": [r[0] for r in rows], "phone_key": [r[1] for r in rows], "created_at": created_at,
+            "created_date": [c.date() for c in created_at],
             "funnel": [r[3] for r in rows], "assigned_lead_sources": [r[4] for r in rows],
         },
-        schema={"sale_id": pl.String, "phone_key": pl.String, "created_date": pl.Date, "funnel": pl.String, "assigned_lead_sources": pl.String},
+        schema={"sale_id": pl.String, "phone_key": pl.String, "created_at": pl.Datetime("us", "UTC"), "created_date": pl.Date,
+                "funnel": pl.String, "assigned_lead_sources": pl.String},
     )
 
 
@@ -169,7 +174,7 @@ def test_final_funnel_follows_the_seed_formula_and_matches_the_worlds_reference(
     for (sid, f, s), got in zip(cases, out["final_funnel"].to_list()):
         assert got == final_funnel(f, s, reference), sid
     assert out["manual_mapping"].to_list() == ["Referral", None, None, None, None, None, None, None]
-    september = enrich_sales(sales.with_columns(created_date=pl.lit(date(2026, 9, 30))), _zoom([]), _assignments([]), funnel_mapping=MAPPING, manual_mapping=manual)
+    september = enrich_sales(sales.with_columns(created_date=pl.lit(date(2026, 9, 30)), created_at=pl.lit(_utc(2026, 9, 30, 12))), _zoom([]), _assignments([]), funnel_mapping=MAPPING, manual_mapping=manual)
     assert september.filter(pl.col("sale_id") == "s7")["final_funnel"].item() == "ACCA Webinar"
 
 
@@ -184,6 +189,36 @@ def test_sales_attended_flag_and_first_touch():
     out = enrich_sales(sales, zoom, a, funnel_mapping=MAPPING, manual_mapping=ManualMapping.empty())
     assert out["attended"].to_list() == [True, False, None]  # s2 attended only after buying; s3 has no phone
     assert out["first_funnel"].to_list() == ["CMA Webinar", None, None]
+
+
+def test_a_buyers_first_touch_is_never_dated_after_the_sale():
+    """The demo's case (5 of its 892 sales): a buyer first assigned before the CRM dump's history
+    starts, or who bought before sales ever got the phone, is assigned again weeks after the sale.
+    That later assignment is not the sale's first touch: the first touch is the earliest
+    assignment at or before the sale's createdOn, to the second."""
+    sales = _sales([
+        ("s1", "919800000001", _utc(2026, 9, 8, 23, 57), "CMA Bootcamp", None),   # bought, assigned again 4 weeks later only
+        ("s2", "919800000002", _utc(2026, 9, 10, 10, 0), "ACCA Webinar", None),   # assigned before, and again after
+        ("s3", "919800000003", _utc(2026, 9, 10, 10, 0), "ACCA Webinar", None),   # assigned the same day, 2 h after the sale
+        ("s4", "919800000003", _utc(2026, 9, 12, 9, 0), "ACCA Webinar", None),    # the same buyer's second sale, after it
+        ("s5", "919800000004", _utc(2026, 9, 10, 10, 0), "ACCA Webinar", None),   # assigned at the sale's very second
+    ])
+    a = _assignments([
+        ("919800000001", _utc(2026, 10, 6, 13, 12), "acca_meta", "Asha"),
+        ("919800000002", _utc(2026, 9, 1, 5), "cma_yt", "Ravi"),
+        ("919800000002", _utc(2026, 9, 20, 5), "acca_meta", "Asha"),
+        ("919800000003", _utc(2026, 9, 10, 12, 0), "acca_meta", "Asha"),
+        ("919800000004", _utc(2026, 9, 10, 10, 0), "cma_yt", "Ravi"),
+    ])
+    out = enrich_sales(sales, _zoom([]), a, funnel_mapping=MAPPING, manual_mapping=ManualMapping.empty())
+    assert out["sale_id"].to_list() == ["s1", "s2", "s3", "s4", "s5"]
+    assert out["first_source"].to_list() == [None, "cma_yt", None, "acca_meta", "cma_yt"]
+    assert out["first_funnel"].to_list() == [None, "CMA Webinar", None, "ACCA Webinar", "CMA Webinar"]
+    assert out["first_assigned_at"].to_list() == [None, _utc(2026, 9, 1, 5), None, _utc(2026, 9, 10, 12), _utc(2026, 9, 10, 10)]
+    assert first_touch_after_sale(out).is_empty()
+    # the check sees a frame that breaks the rule (as today's main produced for s1)
+    broken = out.with_columns(first_assigned_at=pl.when(pl.col("sale_id") == "s1").then(pl.lit(_utc(2026, 10, 6, 13, 12))).otherwise("first_assigned_at"))
+    assert first_touch_after_sale(broken)["sale_id"].to_list() == ["s1"]
 
 
 def test_zoom_rows_without_a_phone_take_their_emails_phone():

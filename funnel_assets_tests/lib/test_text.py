@@ -171,3 +171,30 @@ def test_exprs_agree_with_scalar_twins(values: list[str | None]) -> None:
     assert out.get_column("email").to_list() == [normalize_email(v) for v in values]
     assert out.get_column("valid_raw").to_list() == [email_is_valid(v) for v in values]
     assert out.get_column("token").to_list() == [clean_token(v) for v in values]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("91 + 10-digit mobile (or +<digits> abroad)", r"91 + 10-digit mobile (or +\<digits\> abroad)"),
+        ("Zoom: <webinar id>@<session date>", r"Zoom: \<webinar id\>@\<session date\>"),
+        ("filed under `processed/<session date>/`, else <b>", r"filed under `processed/<session date>/`, else \<b\>"),
+        (r"escaped before: \<digits\>", r"escaped before: \<digits\>"),
+        ("no brackets: 91 + 10 digits", "no brackets: 91 + 10 digits"),
+    ],
+)
+def test_markdown_literal_keeps_angle_bracketed_words_visible(text: str, shown: str) -> None:
+    """Dagster's UI renders descriptions as markdown and drops raw HTML: "<digits>" would vanish."""
+    from funnel_assets.lib.text import markdown_html_tags, markdown_literal
+
+    assert markdown_literal(text) == shown
+    assert markdown_html_tags(markdown_literal(text)) == []
+    assert markdown_literal(None) is None
+
+
+def test_markdown_html_tags_finds_what_the_ui_would_drop() -> None:
+    from funnel_assets.lib.text import markdown_html_tags
+
+    assert markdown_html_tags("91 + <digits>") == ["<digits>"]
+    assert markdown_html_tags("else email:<email>; else row:</x> <!-- c -->") == ["<email>", "</x>", "<!-- c -->"]
+    assert markdown_html_tags("a `<b>` code span, 3 < 5, a \\<c\\>") == []

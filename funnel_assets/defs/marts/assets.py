@@ -178,6 +178,9 @@ SALES_COLUMNS = {
                           description="Miscellaneous sales whose assignedLeadSources is missing from manual_mapping.csv (warning: map them)."),
         dg.AssetCheckSpec("buyers_found_in_crm_assignments", asset="sales_enriched",
                           description="At least 90% of sales with a phone were assigned to sales first (Part 2 joins Part 1 by phone)."),
+        dg.AssetCheckSpec("first_touch_not_after_sale", asset="sales_enriched", blocking=True,
+                          description="No buyer's first touch (first_assigned_at) is dated after the sale's createdOn; "
+                                      "checked before the write: a table that breaks it is refused and the previous one kept."),
     ],
 )
 def sales_enriched(
@@ -189,7 +192,8 @@ def sales_enriched(
     """Seed 002's sales tab (Phase 2.2): every sale of the CRM dump with Manual Mapping, FINAL
     FUNNEL (Miscellaneous → the manual mapping's funnel for its assignedLeadSources if there is one;
     else assignedLeadSources when present; else Funnel) and whether the buyer attended a Zoom
-    session, plus the first-touch source and funnel of the buyer's phone. Answers: which funnel
+    session, plus the first-touch source and funnel of the buyer's phone (its earliest assignment at
+    or before the sale, never one after it). Answers: which funnel
     does each sale and each rupee of revenue count in?"""
     db, notes = warehouse.get(), []
     sales = read_source_table(context, db, "crm_sales", schema=SALES_SCHEMA, notes=notes)
@@ -200,6 +204,20 @@ def sales_enriched(
         funnel_mapping=project_config.funnel_mapping(),
         manual_mapping=project_config.manual_mapping(),
     )
+    late = attribution.first_touch_after_sale(enriched)
+    first_touch_check = dg.AssetCheckResult(
+        check_name="first_touch_not_after_sale", passed=late.is_empty(), severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"sales_with_first_touch_after_sale": late.height,
+                  **({"sale_ids": ", ".join(late["sale_id"].fill_null("(no _id)").head(20).to_list())} if late.height else {})},
+    )
+    if late.height:
+        yield first_touch_check
+        raise dg.Failure(
+            description=f"{late.height} sale(s) would get a first touch dated after the sale (sale ids: "
+                        f"{', '.join(late['sale_id'].fill_null('(no _id)').head(20).to_list())}). sales_enriched was not written; "
+                        "the previous table is kept. This is a bug in the attribution rule: report it with these sale ids.",
+            allow_retries=False,
+        )
     report = db.replace_table("sales_enriched", enriched)
 
     blank = enriched.filter(pl.col("final_funnel").fill_null("").str.strip_chars() == "").height
@@ -227,6 +245,7 @@ def sales_enriched(
             ),
             dg.AssetCheckResult(check_name="buyers_found_in_crm_assignments", passed=found_share >= 0.9, severity=dg.AssetCheckSeverity.WARN,
                                 metadata={"share": round(found_share, 4), "minimum": 0.9, "sales_with_phone": with_phone.height}),
+            first_touch_check,
         ],
     )
 

@@ -54,8 +54,8 @@ def _run_request(first: date, last: date, files: list[str]) -> dg.RunRequest:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Watches the Zoom drop folder (FUNNEL_ZOOM_INBOX). A file is read once it has stopped changing; "
-        "reports are filed under processed/<session date>/ and their days are run; anything else goes to "
-        "rejected/ with a .reason.txt beside it. Today's sessions wait in the folder until tomorrow."
+        "reports are filed under `processed/<session date>/` and their days are run; anything else goes to "
+        "`rejected/` with a `.reason.txt` beside it. Today's sessions wait in the folder until tomorrow."
     ),
 )
 def zoom_drop_folder_sensor(
