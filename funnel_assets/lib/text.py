@@ -24,6 +24,7 @@ __all__ = [
     "clean_token_expr",
     "clean_token",
     "header_key",
+    "strip_invisible",
 ]
 
 # Unicode White_Space (what Rust's \s matches; Python's \s additionally matches \x1c-\x1f).
@@ -201,3 +202,14 @@ def header_key(header: str) -> str:
     """A spreadsheet column header as compared when matching columns: lower-cased, without spaces,
     underscores, hyphens or dots ("utm_Source", "UTM source" and "utmSource" are one column)."""
     return re.sub(r"[\s_\-.]+", "", header.strip().lower())
+
+
+def strip_invisible(value: str) -> str:
+    """A hand-edited cell as its author sees it: zero-width spaces, word joiners, stray BOMs and
+    control characters removed, non-breaking and other odd spaces turned into plain spaces,
+    surrounding whitespace stripped. Inner runs of spaces are kept as they are (``"a  b"``).
+    Zero-width (non-)joiners are kept: Indic scripts need them."""
+    cleaned = _JUNK_RE.sub("", value)
+    if not cleaned.isascii():
+        cleaned = "".join(" " if c in _WS_CHARS else c for c in cleaned)
+    return cleaned.strip()

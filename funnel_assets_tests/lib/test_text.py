@@ -17,6 +17,7 @@ from funnel_assets.lib.text import (
     normalize_emails,
     proper_case,
     proper_case_expr,
+    strip_invisible,
 )
 
 
@@ -171,3 +172,19 @@ def test_exprs_agree_with_scalar_twins(values: list[str | None]) -> None:
     assert out.get_column("email").to_list() == [normalize_email(v) for v in values]
     assert out.get_column("valid_raw").to_list() == [email_is_valid(v) for v in values]
     assert out.get_column("token").to_list() == [clean_token(v) for v in values]
+
+
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("acca_webinar_meta\u200b", "acca_webinar_meta"),
+        ("\ufeffsource", "source"),
+        ("ACCA\u00a0Webinar\u2060", "ACCA Webinar"),
+        ("\u00a0funnel\u202f", "funnel"),
+        ("ACCA  Webinar", "ACCA  Webinar"),  # inner spaces as written
+        ("\u0915\u094d\u200d\u0937", "\u0915\u094d\u200d\u0937"),  # ZWJ in Devanagari kept
+        ("a\x00b\x1f", "ab"),
+    ],
+)
+def test_strip_invisible(raw, clean):
+    assert strip_invisible(raw) == clean
