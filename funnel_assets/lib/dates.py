@@ -263,19 +263,6 @@ def local_date(utc_series: pl.Series, timezone: str) -> pl.Series:
     return series.dt.convert_time_zone(timezone).dt.date()
 
 
-def majority_day_first(values: pl.Series, *, default_day_first: bool) -> bool:
-    """``detect_day_first`` (without the compactness rule: a sheet or a dump spans months), and for
-    a column that mixes both readings, the way most of it is written (a first field above 12 says
-    day-first, a second one above 12 month-first); the rest then fail to parse and are reported."""
-    try:
-        return detect_day_first(values, default_day_first=default_day_first, compact=False)
-    except ValueError:
-        parts = values.str.extract_groups(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}")
-        first = parts.struct.field("1").cast(pl.Int32, strict=False)
-        second = parts.struct.field("2").cast(pl.Int32, strict=False)
-        return int((first > 12).sum()) >= int((second > 12).sum())
-
-
 # ------------------------------------------------------------------------------ per-file order
 
 
