@@ -7,10 +7,12 @@ Here:
 * :func:`read_spend_sheet` parses the export into one string column per sheet column (snake_case
   names, header matched ignoring case, spaces and underscores) plus ``sheet_row``.
 * :func:`clean_spend` types it: ``date_time`` → ``day`` (the team's local date; day-first or
-  month-first decided once for the file), numbers with thousands separators, ``₹``/``Rs``/``INR``
-  or accounting brackets → Int64 / Float64 (a blank metric is 0, as SUMIFS counts it), a blank
+  month-first decided by the file's own dates, see :func:`funnel_assets.lib.dates.decide_date_order`),
+  numbers with thousands separators, ``₹``/``Rs``/``INR`` or accounting brackets → Int64 / Float64,
+  with the decimal mark the file shows (``1,234.50`` or ``1.234,50``, see
+  :mod:`funnel_assets.lib.numbers`; a blank metric is 0, as SUMIFS counts it), a blank
   ``Funnel`` → "Other Sources (Miscellaneous)" with ``funnel_blank`` set. A row whose date or cost
-  cannot be read is a *reject* (with the sheet row number and a plain reason), never dropped; an
+  cannot be read, or could be read two ways (``01/12/2026`` or ``1.234`` with nothing to decide), is a *reject* (with the sheet row number and a plain reason), never dropped; an
   unreadable non-key number becomes null and is named in the row's ``problem``.
 * :func:`spend_by_funnel` is Phase 3.2 per day; :func:`funnel_totals` over all days.
 
