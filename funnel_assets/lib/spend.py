@@ -12,7 +12,9 @@ Here:
   with the decimal mark the file shows (``1,234.50`` or ``1.234,50``, see
   :mod:`funnel_assets.lib.numbers`; a blank metric is 0, as SUMIFS counts it), a blank
   ``Funnel`` → "Other Sources (Miscellaneous)" with ``funnel_blank`` set. A row whose date or cost
-  cannot be read, or could be read two ways (``01/12/2026`` or ``1.234`` with nothing to decide), is a *reject* (with the sheet row number and a plain reason), never dropped; an
+  cannot be read, or could be read two ways (``01/12/2026`` in a sheet with both date orders,
+  ``1.234`` when nothing shows the decimal mark), is a *reject* (with the sheet row number and a
+  plain reason), never dropped; an
   unreadable non-key number becomes null and is named in the row's ``problem``.
 * :func:`spend_by_funnel` is Phase 3.2 per day; :func:`funnel_totals` over all days.
 
