@@ -15,6 +15,8 @@ from typing import Callable, Mapping, Sequence
 
 import polars as pl
 
+from .text import strip_invisible
+
 OTHER_SOURCES_FUNNEL = "Other Sources (Miscellaneous)"
 """The funnel of any source the mapping does not know (seed 002, Phase 1.2)."""
 
@@ -95,6 +97,11 @@ class ConfigSpec:
 def read_config_csv(path: Path | str, spec: ConfigSpec) -> pl.DataFrame:
     """Read and validate one configuration CSV; all values are trimmed strings.
 
+    Invisible characters pasted in with a value or a header (zero-width space, word joiner, a
+    BOM in mid-file, control characters) are removed and non-breaking spaces read as spaces
+    (:func:`funnel_assets.lib.text.strip_invisible`), so ``acca_webinar_meta`` followed by a
+    zero-width space is ``acca_webinar_meta``.
+
     The result has the spec's columns (optional ones as null when absent) plus ``line``.
     Blank lines are skipped. Raises ``ConfigError`` listing every problem.
     """
@@ -113,7 +120,7 @@ def read_config_csv(path: Path | str, spec: ConfigSpec) -> pl.DataFrame:
         header = next(reader)
     except StopIteration:
         raise ConfigError(path, [ConfigProblem(None, None, f"is empty; it needs a header line: {','.join(spec.required)}")]) from None
-    names = [h.strip() for h in header]
+    names = [strip_invisible(h) for h in header]
     lookup = {n.lower(): i for i, n in enumerate(names) if n}
     known = {c.lower() for c in (*spec.required, *spec.optional)}
     missing = [c for c in spec.required if c.lower() not in lookup]
@@ -137,15 +144,15 @@ def read_config_csv(path: Path | str, spec: ConfigSpec) -> pl.DataFrame:
             problems.append(ConfigProblem(reader.line_num, None, f"is not valid CSV ({exc}); check the quotes"))
             break
         line = reader.line_num
-        if not any(cell.strip() for cell in record):
+        if not any(strip_invisible(cell) for cell in record):
             continue
-        if len(record) > len(names) and any(c.strip() for c in record[len(names):]):
+        if len(record) > len(names) and any(strip_invisible(c) for c in record[len(names):]):
             problems.append(ConfigProblem(line, None, f"has {len(record)} values but the header has {len(names)} columns; a value probably contains an unquoted comma"))
             continue
         row = {"line": line}
         for col in columns:
             idx = lookup[col.lower()]
-            value = record[idx].strip() if idx < len(record) else ""
+            value = strip_invisible(record[idx]) if idx < len(record) else ""
             row[col] = value or None
             for check in spec.validators.get(col, ()):
                 issue = check(value)

@@ -4,12 +4,19 @@ Two dumps, both CSV, both served whole every night:
 
 * **assigned leads** (``sources, assignOn, leadMobile, employee``): one row per lead handed to a
   sales rep. ``assignOn`` is local time in the team's time zone, written ``2026-09-01 14:03:22``
-  (sometimes ``01/09/2026 14:03``: numeric dates are read day-first unless the dump proves
-  otherwise, decided once per column with :func:`funnel_assets.lib.dates.majority_day_first`).
+  (sometimes ``01/09/2026 14:03``: the dump's own dates decide day-first or month-first, a day
+  above 12 settles it; with nothing to decide, day-first; see
+  :func:`funnel_assets.lib.dates.decide_date_order`. A dump with both orders reads each date
+  the only way it can be, and a date that could be either is null with a ``problem``).
 * **sales** (the 44 columns of Phase 2.1): one row per sale. Columns are renamed to snake_case
   (:data:`SALES_FIELDS` is the documented mapping) and typed: amounts ``Float64`` (``"88,500"``,
-  ``"₹ 1,23,456.50"`` and ``"75000.5"`` all read), counts ``Int64``, dates ``Date``, timestamps
-  UTC (``createdOn`` is ISO with ``Z`` and milliseconds).
+  ``"₹ 1,23,456.50"`` and ``"75000.5"`` all read; ``"88.500,00"`` too, in a dump that writes a
+  decimal comma: one convention per dump, see :mod:`funnel_assets.lib.numbers`), counts ``Int64``,
+  dates ``Date``, timestamps UTC (``createdOn`` is ISO with ``Z`` and milliseconds). A date column
+  whose dates show no order takes the order the dump's other date columns show.
+  The amounts downstream sums rely on (``TotalAmount``, ``netAmount``, ``netAmountAfterPDD``,
+  ``paidAmount``) are needed on every sale: empty, ``N/A``, ``-`` or ``null`` there is a
+  ``problem`` naming the column and what was written, never a silent 0.
 
 Rules shared by both dumps:
 
@@ -38,8 +45,9 @@ from typing import Final
 
 import polars as pl
 
-from .dates import DEFAULT_TIMEZONE, UTC_DTYPE, local_date, majority_day_first, parse_local_datetimes
+from .dates import DEFAULT_TIMEZONE, UTC_DTYPE, DateOrder, decide_date_order, local_date, parse_in_order
 from .fetch import decode_csv_bytes
+from .numbers import DecimalMark, read_numbers
 from .phones import INTERNATIONAL, VALID, normalize_phones
 from .text import normalize_emails
 
@@ -175,9 +183,6 @@ ASSIGNED_LEADS_SCHEMA: Final = {
 
 # Cells that mean "no value" (compared lower-cased, stripped): null without a problem.
 _MISSING_TOKENS: Final = ("", "-", "--", "na", "n/a", "null", "none", "nan", "undefined", "nil")
-# A plain decimal number once currency signs, grouping commas and spaces are removed.
-_NUMBER_RE: Final = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
-_CURRENCY_RE: Final = r"(?i)₹|\brs\.?|\binr\b|[,\s\u00a0\u202f']"
 _USABLE_PHONE: Final = (VALID, INTERNATIONAL)
 
 
@@ -282,12 +287,6 @@ def _present(name: str) -> pl.Expr:
     return pl.when(_blank(col)).then(None).otherwise(col.str.strip_chars())
 
 
-def _amount(name: str) -> pl.Expr:
-    """``"₹ 1,23,456.50"`` -> 123456.5; null when blank or not a number."""
-    cleaned = _present(name).str.replace_all(_CURRENCY_RE, "")
-    return pl.when(cleaned.str.contains(_NUMBER_RE)).then(cleaned).cast(pl.Float64, strict=False)
-
-
 def _shape_problems(header_width: int) -> list[pl.Expr]:
     cells = pl.col("cells")
     return [
@@ -345,6 +344,10 @@ class ParsedDump:
     missing_optional: tuple[str, ...]
     extra_columns: tuple[str, ...]
     day_first: bool
+    date_order: DateOrder
+    """How the dump writes its main date (assignOn / createdOn) and what decided it."""
+    decimal_mark: DecimalMark | None = None
+    """How the sales dump writes its amounts (1,234.50 or 1.234,50) and what decided it."""
 
 
 # ----------------------------------------------------------------------------------------- assigned leads
@@ -360,8 +363,9 @@ def normalize_assigned_leads(raw: RawDump, *, timezone: str = DEFAULT_TIMEZONE, 
     """
     df = raw.frame
     cleaned_on = pl.select(_present_series(df["assignOn"])).to_series()
-    day_first = majority_day_first(cleaned_on, default_day_first=day_first_default)
-    assigned_at = parse_local_datetimes(cleaned_on, timezone=timezone, day_first=day_first)
+    order = decide_date_order(cleaned_on, default_day_first=day_first_default, rows=df["dump_row"], row_label="dump row")
+    day_first = order.day_first
+    assigned_at, on_either = parse_in_order(cleaned_on, order, timezone=timezone)
     phones = normalize_phones(df["leadMobile"])
     df = df.with_columns(
         assignment_id=pl.Series(_row_ids(df, ASSIGNED_LEADS_COLUMNS), dtype=pl.String),
@@ -370,16 +374,20 @@ def normalize_assigned_leads(raw: RawDump, *, timezone: str = DEFAULT_TIMEZONE, 
         phone_key=phones["phone_key"],
         phone_status=phones["phone_status"],
         on_text=cleaned_on,
+        on_either=on_either,
     )
     empty = pl.all_horizontal(*[_blank(pl.col(c)) for c in ASSIGNED_LEADS_COLUMNS]) & pl.col("extra_fields").is_null()
     problems = [
         *_shape_problems(raw.header_width),
         pl.when(pl.col("on_text").is_null()).then(pl.lit("assignOn is empty")),
-        pl.when(pl.col("on_text").is_not_null() & pl.col("assigned_at").is_null()).then(
+        pl.when(pl.col("on_either").is_not_null()).then(
+            pl.format("assignOn '{}' could be {}: {}", pl.col("on_text"), pl.col("on_either"), pl.lit(order.why_ambiguous()))
+        ),
+        pl.when(pl.col("on_text").is_not_null() & pl.col("assigned_at").is_null() & pl.col("on_either").is_null()).then(
             pl.format(
                 "assignOn '{}' could not be read as a date and time (expected like 2026-09-01 14:03:22{})",
                 pl.col("on_text"),
-                pl.lit(", numbers day first" if day_first else ", numbers month first"),
+                pl.lit(", numbers day first" if day_first else ", numbers month first") if order.decided_by != "mixed" else pl.lit(""),
             )
         ),
         _phone_problem("leadMobile"),
@@ -398,7 +406,7 @@ def normalize_assigned_leads(raw: RawDump, *, timezone: str = DEFAULT_TIMEZONE, 
         problem=problem,
         extra_fields=pl.col("extra_fields"),
     ).cast(ASSIGNED_LEADS_SCHEMA)
-    return ParsedDump(out, df.height, raw.missing_optional, raw.extra_columns, day_first)
+    return ParsedDump(out, df.height, raw.missing_optional, raw.extra_columns, day_first, order)
 
 
 def parse_assigned_leads(
@@ -432,19 +440,36 @@ def type_sales(raw: RawDump, *, timezone: str = DEFAULT_TIMEZONE, day_first_defa
     exprs: dict[str, pl.Expr] = {}
     problems: list[pl.Expr] = [*_shape_problems(raw.header_width)]
     parsed: dict[str, pl.Series] = {}
-    day_first_used = day_first_default
-    for f in SALES_FIELDS:
-        if f.kind in ("datetime", "date"):
-            text = pl.select(_present_series(df[f.dump])).to_series()
-            day_first = majority_day_first(text, default_day_first=day_first_default)
-            if f.dump == "createdOn":
-                day_first_used = day_first
-            values = parse_local_datetimes(text, timezone=timezone, day_first=day_first)
-            parsed[f.column] = values if f.kind == "datetime" else local_date(values, timezone)
-            parsed[f"__text_{f.column}"] = text
+    # Dates: each column's own dates decide its order; a column whose dates show nothing takes
+    # what the dump's other date columns show (one export, one formatter), else the default.
+    date_fields = [f for f in SALES_FIELDS if f.kind in ("datetime", "date")]
+    texts = {f.dump: pl.select(_present_series(df[f.dump])).to_series() for f in date_fields}
+    whole_file = decide_date_order(
+        pl.concat([texts[f.dump] for f in date_fields]), default_day_first=day_first_default,
+        rows=pl.concat([df["dump_row"]] * len(date_fields)), row_label="dump row",
+    )
+    orders: dict[str, DateOrder] = {}
+    for f in date_fields:
+        own = decide_date_order(texts[f.dump], default_day_first=day_first_default, rows=df["dump_row"], row_label="dump row")
+        orders[f.dump] = own if own.decided_by != "default" or whole_file.decided_by != "file" else whole_file
+        values, either = parse_in_order(texts[f.dump], orders[f.dump], timezone=timezone)
+        parsed[f.column] = values if f.kind == "datetime" else local_date(values, timezone)
+        parsed[f"__text_{f.column}"] = texts[f.dump]
+        parsed[f"__either_{f.column}"] = either
     df = df.with_columns(**{k: v for k, v in parsed.items()})
     phones = normalize_phones(df["StudentContact"])
     df = df.with_columns(phone_key=phones["phone_key"], phone_status=phones["phone_status"])
+
+    # Amounts and counts: one decimal mark for the whole dump (see funnel_assets.lib.numbers).
+    number_fields = [f for f in SALES_FIELDS if f.kind in ("amount", "count")]
+    numbers = read_numbers(
+        df.select("dump_row", *[_present(f.dump).alias(f.dump) for f in number_fields]),
+        [f.dump for f in number_fields], row_column="dump_row", row_label="dump row",
+    )
+    df = df.with_columns(
+        **{f"__num_{f.dump}": numbers.values[f.dump] for f in number_fields},
+        **{f"__either_{f.dump}": numbers.ambiguous[f.dump] for f in number_fields},
+    )
 
     for f in SALES_FIELDS:
         col = pl.col(f.dump)
@@ -453,25 +478,46 @@ def type_sales(raw: RawDump, *, timezone: str = DEFAULT_TIMEZONE, day_first_defa
         elif f.kind in ("phone", "email"):
             exprs[f.column] = pl.when(col.str.strip_chars() != "").then(col)  # raw, as written
         elif f.kind in ("amount", "count"):
-            number = _amount(f.dump)
-            bad = ~_blank(col) & number.is_null()
+            number = pl.col(f"__num_{f.dump}")
+            either = pl.col(f"__either_{f.dump}")
+            bad = ~_blank(col) & number.is_null() & either.is_null()
+            ambiguous = pl.when(either.is_not_null()).then(
+                pl.format(f"{f.dump} '{{}}' could be {{}}: {{}}", col.str.strip_chars(), either,
+                          pl.lit(numbers.decimal_mark.why_ambiguous()))
+            )
             if f.kind == "amount":
                 exprs[f.column] = number
-                problems.append(pl.when(bad).then(pl.format(f"{f.dump} '{{}}' is not a number", col.str.strip_chars())))
+                problems.append(
+                    pl.when(bad).then(pl.format(f"{f.dump} '{{}}' is not a number", col.str.strip_chars()))
+                    .otherwise(ambiguous)
+                )
+                if f.dump in SALES_REQUIRED_COLUMNS:
+                    # Revenue is summed from these: "N/A" or "-" here is a sale without an amount, not a 0.
+                    problems.append(
+                        pl.when(col.is_null() | (col.str.strip_chars() == "")).then(
+                            pl.lit(f"{f.dump} is empty: every sale needs it, fix it in the CRM")
+                        ).when(_blank(col)).then(
+                            pl.format(f"{f.dump} is '{{}}', not an amount: every sale needs it, fix it in the CRM",
+                                      col.str.strip_chars())
+                        )
+                    )
             else:
                 whole = number.is_not_null() & (number == number.round(0)) & (number.abs() < 2**53)
                 exprs[f.column] = pl.when(whole).then(number).cast(pl.Int64)
                 problems.append(
                     pl.when(bad | (number.is_not_null() & ~whole)).then(
                         pl.format(f"{f.dump} '{{}}' is not a whole number", col.str.strip_chars())
-                    )
+                    ).otherwise(ambiguous)
                 )
         else:  # datetime / date: parsed above
             text = pl.col(f"__text_{f.column}")
+            either = pl.col(f"__either_{f.column}")
             exprs[f.column] = pl.col(f.column)
             what = "a date and time" if f.kind == "datetime" else "a date"
             problems.append(
-                pl.when(text.is_not_null() & pl.col(f.column).is_null()).then(
+                pl.when(either.is_not_null()).then(
+                    pl.format(f"{f.dump} '{{}}' could be {{}}: {{}}", text, either, pl.lit(orders[f.dump].why_ambiguous()))
+                ).when(text.is_not_null() & pl.col(f.column).is_null()).then(
                     pl.format(f"{f.dump} '{{}}' could not be read as {what}", text)
                 )
             )
@@ -496,7 +542,8 @@ def type_sales(raw: RawDump, *, timezone: str = DEFAULT_TIMEZONE, day_first_defa
     exprs["problem"] = pl.when(empty).then(pl.lit("the row is empty")).otherwise(_join_problems(problems))
     exprs["extra_fields"] = pl.col("extra_fields")
     out = df.select(**{name: exprs[name] for name in SALES_SCHEMA}).cast(SALES_SCHEMA)
-    return ParsedDump(out, df.height, raw.missing_optional, raw.extra_columns, day_first_used)
+    created = orders["createdOn"]
+    return ParsedDump(out, df.height, raw.missing_optional, raw.extra_columns, created.day_first, created, numbers.decimal_mark)
 
 
 def _local_date_expr(column: str, timezone: str) -> pl.Expr:

@@ -9,6 +9,7 @@ See /work/shared/docs/zoom-formats.md, quirk 10.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
@@ -17,7 +18,10 @@ import polars as pl
 __all__ = [
     "DEFAULT_TIMEZONE",
     "UTC_DTYPE",
+    "DateOrder",
+    "decide_date_order",
     "detect_day_first",
+    "parse_in_order",
     "parse_local_datetimes",
     "local_date",
 ]
@@ -259,14 +263,110 @@ def local_date(utc_series: pl.Series, timezone: str) -> pl.Series:
     return series.dt.convert_time_zone(timezone).dt.date()
 
 
-def majority_day_first(values: pl.Series, *, default_day_first: bool) -> bool:
-    """``detect_day_first`` (without the compactness rule: a sheet or a dump spans months), and for
-    a column that mixes both readings, the way most of it is written (a first field above 12 says
-    day-first, a second one above 12 month-first); the rest then fail to parse and are reported."""
-    try:
-        return detect_day_first(values, default_day_first=default_day_first, compact=False)
-    except ValueError:
-        parts = values.str.extract_groups(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}")
-        first = parts.struct.field("1").cast(pl.Int32, strict=False)
-        second = parts.struct.field("2").cast(pl.Int32, strict=False)
-        return int((first > 12).sum()) >= int((second > 12).sum())
+# ------------------------------------------------------------------------------ per-file order
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """How a file writes its numeric dates, and what decided it.
+
+    ``decided_by`` is ``"file"`` (a first field above 12 somewhere proves day-first, a second
+    field above 12 month-first), ``"default"`` (no date in the file decides: the configured
+    order is used) or ``"mixed"`` (the file proves both: each date that can be read only one way
+    is read that way, one that could be either is not read, see :func:`parse_in_order`).
+    """
+
+    day_first: bool
+    decided_by: str
+    day_first_example: str | None = None
+    """e.g. ``row 5: 25/11/2026``: the first date that can only be day-first."""
+    month_first_example: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``day-first``, ``month-first`` or ``mixed`` (for metadata)."""
+        if self.decided_by == "mixed":
+            return "mixed"
+        return "day-first" if self.day_first else "month-first"
+
+    def describe(self) -> str:
+        """Plain words for metadata and logs: the order and what decided it."""
+        if self.decided_by == "file":
+            return f"{self.label}, shown by the file ({self.day_first_example or self.month_first_example})"
+        if self.decided_by == "mixed":
+            return (
+                f"mixed: {self.day_first_example} can only be day-first but {self.month_first_example} can only be "
+                "month-first; dates that could be either are not read"
+            )
+        return f"{self.label}, the configured default: no date in the file shows the order"
+
+    def why_ambiguous(self) -> str:
+        """Why a date that could be either is not read (``decided_by == "mixed"`` only)."""
+        return (
+            f"the file has dates that can only be day-first ({self.day_first_example}) and dates that can only be "
+            f"month-first ({self.month_first_example})"
+        )
+
+
+def decide_date_order(
+    values: pl.Series, *, default_day_first: bool, rows: pl.Series | None = None, row_label: str = "row"
+) -> DateOrder:
+    """Decide a file's day-first/month-first order from the evidence in ``values`` (one file's
+    date column, or several columns of one file concatenated, with ``rows`` their row numbers).
+
+    A first field above 12 proves day-first (``25/11/2026``), a second field above 12 proves
+    month-first (``11/25/2026``); with no such date the default applies (``decided_by ==
+    "default"``); with both, the file is ``mixed`` and examples of each are kept for the message.
+    No majority vote: in a mixed file a date like ``01/12/2026`` cannot be known.
+    """
+    if values.dtype != pl.String:
+        values = values.cast(pl.String)
+    numbers = rows if rows is not None else pl.Series(range(1, values.len() + 1))
+    parts = (
+        values.str.extract_groups(_NUMERIC_DATE)
+        .struct.unnest()
+        .select(
+            a=pl.col("1").cast(pl.Int32),
+            b=pl.col("2").cast(pl.Int32),
+            text=values.str.strip_chars(),
+            row=numbers,
+        )
+        .drop_nulls(["a", "b"])
+        .filter(pl.col("a").is_between(1, 31) & pl.col("b").is_between(1, 31))
+    )
+    day_first_rows = parts.filter((pl.col("a") > 12) & (pl.col("b") <= 12))
+    month_first_rows = parts.filter((pl.col("b") > 12) & (pl.col("a") <= 12))
+
+    def example(frame: pl.DataFrame) -> str | None:
+        if not frame.height:
+            return None
+        return f"{row_label} {frame.item(0, 'row')}: {frame.item(0, 'text')}"
+
+    d, m = example(day_first_rows), example(month_first_rows)
+    if d and m:
+        return DateOrder(default_day_first, "mixed", d, m)
+    if d or m:
+        return DateOrder(bool(d), "file", d, m)
+    return DateOrder(default_day_first, "default")
+
+
+def parse_in_order(values: pl.Series, order: DateOrder, *, timezone: str) -> tuple[pl.Series, pl.Series]:
+    """:func:`parse_local_datetimes` in a file's :class:`DateOrder`.
+
+    Returns ``(parsed, either)``. In a mixed file a date is read the only way it can be read
+    (``25/11/2026``, ``11/25/2026``, ``05/05/2026``, ISO); one that reads as two different dates
+    (``01/12/2026``) is null, and ``either`` holds its two readings (``01 Dec 2026 or 12 Jan 2026``,
+    local days) so the caller can say so. Elsewhere ``either`` is all null.
+    """
+    if order.decided_by != "mixed":
+        parsed = parse_local_datetimes(values, timezone=timezone, day_first=order.day_first)
+        return parsed, pl.Series(values.name, [None] * values.len(), dtype=pl.String)
+    day_first = parse_local_datetimes(values, timezone=timezone, day_first=True)
+    month_first = parse_local_datetimes(values, timezone=timezone, day_first=False)
+    differ = (day_first.is_not_null() & month_first.is_not_null() & (day_first != month_first)).fill_null(False)
+    parsed = day_first.fill_null(month_first).zip_with(~differ, _nulls(values.len(), values.name))
+    readings = (
+        local_date(day_first, timezone).dt.strftime("%d %b %Y") + " or " + local_date(month_first, timezone).dt.strftime("%d %b %Y")
+    )
+    either = readings.zip_with(differ, pl.Series([None] * values.len(), dtype=pl.String)).alias(values.name)
+    return parsed.alias(values.name), either

@@ -274,12 +274,23 @@ def decode_csv_bytes(content: bytes) -> str:
     return text
 
 
+# An HTML fragment served without <html>/<!doctype> (a proxy's "<div>Sign in</div>", a CRM's
+# "<p>Error</p>", a bare "<table>"): the body starts with one of these tags (or a comment) and
+# closes a tag somewhere in its first 2 KB (a CSV whose first cell is "<b>" does not).
+_HTML_START = re.compile(
+    rb"<(?:!--|(?:a|b|body|br|center|div|font|form|h[1-6]|head|hr|i|iframe|img|input|link|main|meta|"
+    rb"noscript|ol|p|pre|script|section|span|strong|style|table|tbody|td|th|thead|title|tr|ul)(?:[\s/>]))"
+)
+
+
 def _looks_like_html(content: bytes, content_type: str | None) -> bool:
     head = content[:2048]
     if head.startswith(_UTF8_BOM):
         head = head[len(_UTF8_BOM):]
     head = head.lstrip().lower()
     if head.startswith((b"<!doctype", b"<html")):
+        return True
+    if _HTML_START.match(head) and (head.startswith(b"<!--") or b"</" in head or b"/>" in head):
         return True
     # A text/html response whose body starts with a tag (<head>, <!-- ..., <body>).
     media_type = (content_type or "").split(";", 1)[0].strip().lower()

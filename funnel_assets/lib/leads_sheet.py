@@ -21,7 +21,7 @@ from datetime import date
 import polars as pl
 
 from .config import FunnelMapping
-from .dates import detect_day_first, local_date, parse_local_datetimes
+from .dates import DateOrder, decide_date_order, local_date, parse_in_order
 from .fetch import decode_csv_bytes
 from .phones import normalize_phones
 from .text import clean_token_expr, email_is_valid_expr, header_key, normalize_email_expr, proper_case_expr
@@ -98,6 +98,8 @@ class CleanedLeads:
     rejects: pl.DataFrame
     day_first: bool
     missing_optional_columns: tuple[str, ...]
+    date_order: DateOrder
+    """How the sheet writes its dates and what decided it (the file, or the configured default)."""
 
 
 def read_leads_sheet(content: bytes, *, location: str) -> tuple[pl.DataFrame, tuple[str, ...]]:
@@ -170,21 +172,21 @@ def clean_leads(
     - ``source`` is the campaign (utmCamp), or utmSource when there is no campaign; it is
       mapped to a funnel through the funnel mapping.
     - ``created date`` is read as local time in ``timezone``; day-first vs month-first is
-      decided for the whole file.
+      decided for the whole file by its own dates (a day above 12 anywhere settles it), else
+      ``day_first_default``. A sheet with both kinds of dates is read date by date: each is read
+      the only way it can be, and one that could be either (01/12/2026) is a reject saying so.
     - A row without a usable phone or email, or without a readable date, is a reject; so is
       one dated before ``first_date`` (the first partition), which no partition would hold.
     - Duplicates (same phone key, else same email) are kept and flagged; the earliest is the
       original (first touch).
     """
-    try:
-        day_first = detect_day_first(raw["created"], default_day_first=day_first_default, compact=False)
-    except ValueError:
-        # Both orders occur: read the sheet the way most of it is written; the rows written the
-        # other way don't parse and become rejects that say so. The rest still loads.
-        day_first = _majority_day_first(raw["created"])
+    # Decided by the file's own dates (no majority vote): a day above 12 anywhere settles it.
+    order = decide_date_order(raw["created"], default_day_first=day_first_default, rows=raw["sheet_row"])
+    day_first = order.day_first
     phones = normalize_phones(raw["phone"])
-    created_at = parse_local_datetimes(raw["created"], timezone=timezone, day_first=day_first)
+    created_at, created_either = parse_in_order(raw["created"], order, timezone=timezone)
     df = raw.with_columns(
+        created_either=created_either,
         phone_key=phones["phone_key"],
         phone_status=phones["phone_status"],
         created_at=created_at,
@@ -214,12 +216,26 @@ def clean_leads(
             pl.lit("created date is empty; fill in when the lead came in, written like the sheet's other dates"),
         ),
         (
+            "date_ambiguous",
+            pl.col("created_either").is_not_null(),
+            pl.format(
+                "created date {} could be {}: {}; write it with the month's name (1 Dec 2026) or as 2026-12-01",
+                created_text,
+                pl.col("created_either"),
+                pl.lit(order.why_ambiguous()),
+            ),
+        ),
+        (
             "date_unreadable",
             pl.col("created_at").is_null(),
             pl.format(
                 "created date {} could not be read; write it as the sheet's other dates are written ({})",
                 created_text,
-                pl.lit("day first, like 31/01/2025 10:00:00" if day_first else "month first, like 1/31/2025 10:00:00"),
+                pl.lit(
+                    "with the month's name, like 31 Jan 2025 10:00:00, or as 2025-01-31 10:00:00"
+                    if order.decided_by == "mixed"
+                    else "day first, like 31/01/2025 10:00:00" if day_first else "month first, like 1/31/2025 10:00:00"
+                ),
             ),
         ),
         (
@@ -290,15 +306,10 @@ def clean_leads(
         extra_fields=pl.col("extra_fields"),
     ).cast(LEADS_SCHEMA).sort("created_at", "sheet_row")
     missing_optional = tuple(c for c in HEADER_ALIASES if raw[c].null_count() == raw.height and raw.height)
-    return CleanedLeads(leads=leads, rejects=rejects.sort("sheet_row"), day_first=day_first, missing_optional_columns=missing_optional)
-
-
-def _majority_day_first(created: pl.Series) -> bool:
-    """True when more numeric dates can only be day-first (first field > 12) than month-first."""
-    parts = created.str.extract_groups(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}")
-    first = parts.struct.field("1").cast(pl.Int32, strict=False)
-    second = parts.struct.field("2").cast(pl.Int32, strict=False)
-    return int((first > 12).sum()) >= int((second > 12).sum())
+    return CleanedLeads(
+        leads=leads, rejects=rejects.sort("sheet_row"), day_first=day_first, missing_optional_columns=missing_optional,
+        date_order=order,
+    )
 
 
 def _row_ids(raw: pl.DataFrame) -> list[str]:

@@ -7,10 +7,14 @@ Here:
 * :func:`read_spend_sheet` parses the export into one string column per sheet column (snake_case
   names, header matched ignoring case, spaces and underscores) plus ``sheet_row``.
 * :func:`clean_spend` types it: ``date_time`` → ``day`` (the team's local date; day-first or
-  month-first decided once for the file), numbers with thousands separators, ``₹``/``Rs``/``INR``
-  or accounting brackets → Int64 / Float64 (a blank metric is 0, as SUMIFS counts it), a blank
+  month-first decided by the file's own dates, see :func:`funnel_assets.lib.dates.decide_date_order`),
+  numbers with thousands separators, ``₹``/``Rs``/``INR`` or accounting brackets → Int64 / Float64,
+  with the decimal mark the file shows (``1,234.50`` or ``1.234,50``, see
+  :mod:`funnel_assets.lib.numbers`; a blank metric is 0, as SUMIFS counts it), a blank
   ``Funnel`` → "Other Sources (Miscellaneous)" with ``funnel_blank`` set. A row whose date or cost
-  cannot be read is a *reject* (with the sheet row number and a plain reason), never dropped; an
+  cannot be read, or could be read two ways (``01/12/2026`` in a sheet with both date orders,
+  ``1.234`` when nothing shows the decimal mark), is a *reject* (with the sheet row number and a
+  plain reason), never dropped; an
   unreadable non-key number becomes null and is named in the row's ``problem``.
 * :func:`spend_by_funnel` is Phase 3.2 per day; :func:`funnel_totals` over all days.
 
@@ -30,8 +34,9 @@ from typing import Sequence
 import polars as pl
 
 from funnel_assets.lib.config import OTHER_SOURCES_FUNNEL
-from funnel_assets.lib.dates import local_date, majority_day_first, parse_local_datetimes
+from funnel_assets.lib.dates import DateOrder, decide_date_order, local_date, parse_in_order
 from funnel_assets.lib.fetch import decode_csv_bytes
+from funnel_assets.lib.numbers import DecimalMark, ReadNumbers, read_numbers
 from funnel_assets.lib.text import header_key
 
 __all__ = [
@@ -171,6 +176,10 @@ class CleanedSpend:
     spend: pl.DataFrame  # AD_SPEND_SCHEMA
     rejects: pl.DataFrame  # REJECTS_SCHEMA
     day_first: bool
+    date_order: DateOrder
+    """How the sheet writes its dates and what decided it (the file, or the configured default)."""
+    decimal_mark: DecimalMark
+    """How the sheet writes its numbers (1,234.50 or 1.234,50) and what decided it."""
 
 
 _KEY_TO_COLUMN = {header_key(h): c for h, c in SHEET_COLUMNS.items()}
@@ -232,46 +241,58 @@ def read_spend_sheet(content: bytes, *, location: str) -> RawSpend:
 # ------------------------------------------------------------------------------ typing
 
 
-def _number_text(column: str) -> pl.Expr:
-    """The cell with currency marks, thousands separators and spaces removed; "(1,200)" → "-1200".
-    Blank, "-" and "—" (how Sheets' accounting format shows zero) give null."""
-    s = (
-        pl.col(column)
-        .str.replace_all(r"[₹,\s\u00a0\u202f']", "")
-        .str.replace(r"(?i)^(rs\.?|inr)", "")
-        .str.replace(r"(?i)^(-?)(rs\.?|inr)", "$1")
+_BLANK_NUMBER = ("", "-", "—", "–")  # blank, or how Sheets' accounting format shows zero
+
+
+def _read_numbers(raw: pl.DataFrame) -> ReadNumbers:
+    """Every amount and count column, with one decimal convention for the whole sheet."""
+    columns = (*AMOUNT_COLUMNS, *COUNT_COLUMNS)
+    text = raw.select(
+        "sheet_row",
+        *[pl.when(pl.col(c).str.strip_chars().is_in(_BLANK_NUMBER)).then(None).otherwise(pl.col(c).str.strip_chars()).alias(c)
+          for c in columns],
     )
-    s = pl.when(s.str.contains(r"^\(.*\)$")).then(pl.lit("-") + s.str.strip_chars("()")).otherwise(s)
-    return pl.when(s.is_in(["", "-", "—", "–"])).then(None).otherwise(s)
+    return read_numbers(text, columns, row_column="sheet_row", labels=HEADER_BY_COLUMN)
 
 
-def _typed_number(column: str, *, integer: bool) -> tuple[pl.Expr, pl.Expr]:
-    """(value, problem) for one numeric column: blank → 0; unreadable → null + a problem text."""
-    text = _number_text(column)
-    value = text.cast(pl.Float64, strict=False)
-    unreadable = text.is_not_null() & value.is_null()
+def _typed_number(numbers: ReadNumbers, column: str, *, integer: bool) -> tuple[pl.Series, pl.Expr]:
+    """(value, problem) for one numeric column: blank → 0; unreadable or ambiguous → null + a problem text."""
+    value = numbers.values[column]
+    blank = ~numbers.unreadable[column] & numbers.ambiguous[column].is_null() & value.is_null()
+    either = pl.lit(numbers.ambiguous[column])
+    bad = pl.lit(numbers.unreadable[column])
     if integer:
-        unreadable = unreadable | (value.is_not_null() & (value != value.round(0)))
-        out = pl.when(unreadable).then(None).otherwise(value.round(0)).cast(pl.Int64)
+        fractional = value.is_not_null() & (value != value.round(0))
+        bad = bad | pl.lit(fractional)
+        value = value.round(0).zip_with(~fractional, pl.Series([None] * value.len(), dtype=pl.Float64))
         kind = "a whole number"
     else:
-        out = pl.when(unreadable).then(None).otherwise(value)
         kind = "a number"
-    out = pl.when(text.is_null()).then(pl.lit(0, dtype=pl.Int64 if integer else pl.Float64)).otherwise(out)
-    problem = pl.when(unreadable & pl.col(column).is_not_null()).then(
-        pl.format("{} {} is not {}", pl.lit(HEADER_BY_COLUMN[column]), pl.col(column), pl.lit(kind))
+    dtype = pl.Int64 if integer else pl.Float64
+    out = value.zip_with(~blank, pl.Series([0] * value.len(), dtype=pl.Float64)).cast(dtype).alias(column)
+    header = HEADER_BY_COLUMN[column]
+    problem = (
+        pl.when(bad).then(pl.format("{} {} is not {}", pl.lit(header), pl.col(column), pl.lit(kind)))
+        .when(either.is_not_null()).then(
+            pl.format(
+                "{} {} could be {}: {}; write it without a thousands separator",
+                pl.lit(header), pl.col(column), either, pl.lit(numbers.decimal_mark.why_ambiguous()),
+            )
+        )
     )
-    return out.alias(column), problem
+    return out, problem
 
 
-def _parse_days(values: pl.Series, *, timezone: str, day_first: bool) -> pl.Series:
-    """``date_time`` → local Date. Sheets serial numbers (45901) are read as dates too."""
-    parsed = local_date(parse_local_datetimes(values, timezone=timezone, day_first=day_first), timezone)
+def _parse_days(values: pl.Series, order: DateOrder, *, timezone: str) -> tuple[pl.Series, pl.Series]:
+    """``date_time`` → local Date (and the two readings of a date that could be either, see
+    :func:`parse_in_order`). Sheets serial numbers (45901) are read as dates too."""
+    parsed_at, either = parse_in_order(values, order, timezone=timezone)
+    parsed = local_date(parsed_at, timezone)
     serial_days = values.str.strip_chars().str.extract(r"^(\d{5})(?:\.0+)?$", 1).cast(pl.Int64, strict=False)
     ok = serial_days.is_between(_SERIAL_MIN, _SERIAL_MAX).fill_null(False)
     from_serial = (pl.lit(date(1899, 12, 30)).cast(pl.Date) + pl.duration(days=pl.lit(serial_days)))
     serial_dates = pl.select(from_serial.cast(pl.Date)).to_series()
-    return parsed.zip_with(~ok, serial_dates).alias("day")
+    return parsed.zip_with(~ok, serial_dates).alias("day"), either
 
 
 def _canonical_funnels(funnel: pl.Series, known_funnels: Sequence[str]) -> pl.Series:
@@ -311,26 +332,41 @@ def clean_spend(
     ``before_start`` (a day before ``first_date``, the first partition; no partition holds it).
     Rejects keep ``day`` when it was readable (so they belong to that day's partition), else null.
     """
-    day_first = majority_day_first(raw["date_time"], default_day_first=day_first_default)
-    day = _parse_days(raw["date_time"], timezone=timezone, day_first=day_first)
-    numbers = [_typed_number(c, integer=c in COUNT_COLUMNS) for c in (*AMOUNT_COLUMNS, *COUNT_COLUMNS)]
-    cost_text = _number_text("cost")
-    cost_unreadable = cost_text.is_not_null() & cost_text.cast(pl.Float64, strict=False).is_null()
+    order = decide_date_order(raw["date_time"], default_day_first=day_first_default, rows=raw["sheet_row"])
+    day_first = order.day_first
+    day, day_either = _parse_days(raw["date_time"], order, timezone=timezone)
+    numbers = _read_numbers(raw)
+    typed = {c: _typed_number(numbers, c, integer=c in COUNT_COLUMNS) for c in (*AMOUNT_COLUMNS, *COUNT_COLUMNS)}
     funnel = _canonical_funnels(raw["funnel"], known_funnels)
 
     df = raw.with_columns(
         day=day,
-        __cost_unreadable=cost_unreadable,
+        __day_either=day_either,
+        __cost_unreadable=numbers.unreadable["cost"],
+        __cost_either=numbers.ambiguous["cost"],
         __funnel=funnel,
+        **{f"__v_{c}": value for c, (value, _) in typed.items()},
     )
-    how_dates = "day first, like 01/09/2026" if day_first else "like 2026-09-01 or 09/01/2026 (month first)"
+    df = df.with_columns(
+        __problem=pl.concat_str([problem for c, (_, problem) in typed.items() if c != "cost"], separator="; ", ignore_nulls=True),
+    )
+    if order.decided_by == "mixed":
+        how_dates = "with the month's name (1 Sep 2026) or as 2026-09-01, since the sheet mixes day-first and month-first dates"
+    else:
+        how_dates = "day first, like 01/09/2026" if day_first else "like 2026-09-01 or 09/01/2026 (month first)"
     rules: list[tuple[str, pl.Expr, pl.Expr]] = [
         ("date_missing", pl.col("day").is_null() & pl.col("date_time").is_null(),
          pl.lit("date_time is empty; fill in the day the money was spent")),
+        ("date_ambiguous", pl.col("__day_either").is_not_null(),
+         pl.format("date_time {} could be {}: {}; write it with the month's name (1 Sep 2026) or as 2026-09-01",
+                   pl.col("date_time"), pl.col("__day_either"), pl.lit(order.why_ambiguous()))),
         ("date_unreadable", pl.col("day").is_null(),
          pl.format("date_time {} could not be read; write it {}", pl.col("date_time"), pl.lit(how_dates))),
         ("cost_unreadable", pl.col("__cost_unreadable"),
          pl.format("cost {} is not a number; write the amount in rupees, like 1234.50", pl.col("cost"))),
+        ("cost_ambiguous", pl.col("__cost_either").is_not_null(),
+         pl.format("cost {} could be {}: {}; write it without a thousands separator, like the sheet's other amounts",
+                   pl.col("cost"), pl.col("__cost_either"), pl.lit(numbers.decimal_mark.why_ambiguous()))),
     ]
     if first_date is not None:
         rules.append((
@@ -362,9 +398,8 @@ def clean_spend(
 
     good = df.filter(pl.col("__reason_code").is_null())
     typed = good.with_columns(
-        *[value for value, _ in numbers],
-        problem=pl.concat_str([problem for c, (_, problem) in zip((*AMOUNT_COLUMNS, *COUNT_COLUMNS), numbers) if c != "cost"],
-                              separator="; ", ignore_nulls=True),
+        *[pl.col(f"__v_{c}").alias(c) for c in typed],
+        problem=pl.col("__problem"),
         funnel_as_written=pl.col("funnel"),
         funnel_blank=pl.col("__funnel").is_null() | (pl.col("__funnel") == ""),
     ).with_columns(
@@ -374,7 +409,9 @@ def clean_spend(
     )
     typed = typed.with_columns(spend_row_id=pl.Series(_row_ids(typed), dtype=pl.String))
     spend = typed.select(list(AD_SPEND_SCHEMA)).cast(AD_SPEND_SCHEMA).sort("day", "sheet_row")
-    return CleanedSpend(spend=spend, rejects=rejects, day_first=day_first)
+    return CleanedSpend(
+        spend=spend, rejects=rejects, day_first=day_first, date_order=order, decimal_mark=numbers.decimal_mark
+    )
 
 
 # ------------------------------------------------------------------------------ Phase 3.2

@@ -26,6 +26,7 @@ __all__ = [
     "header_key",
     "markdown_literal",
     "markdown_html_tags",
+    "strip_invisible",
 ]
 
 # Unicode White_Space (what Rust's \s matches; Python's \s additionally matches \x1c-\x1f).
@@ -247,3 +248,14 @@ def markdown_html_tags(text: str | None) -> list[str]:
 
     _outside_code_spans(text, collect)
     return found
+
+
+def strip_invisible(value: str) -> str:
+    """A hand-edited cell as its author sees it: zero-width spaces, word joiners, stray BOMs and
+    control characters removed, non-breaking and other odd spaces turned into plain spaces,
+    surrounding whitespace stripped. Inner runs of spaces are kept as they are (``"a  b"``).
+    Zero-width (non-)joiners are kept: Indic scripts need them."""
+    cleaned = _JUNK_RE.sub("", value)
+    if not cleaned.isascii():
+        cleaned = "".join(" " if c in _WS_CHARS else c for c in cleaned)
+    return cleaned.strip()

@@ -119,7 +119,7 @@ def test_ugly_fixtures_checks_and_masked_metadata(tmp_path):
     assert not checks[("crm_sales", "unknown_phone_share")].passed  # 1 of 8 without a phone
     assert not checks[("crm_assigned_leads", "problem_share")].passed
     sales = table(url, "crm_sales".removeprefix("crm_"))
-    assert sales.height == 8 and sales["problem"].drop_nulls().len() == 5  # nothing dropped
+    assert sales.height == 8 and sales["problem"].drop_nulls().len() == 6  # nothing dropped
 
     leads_raw = lib.parse_assigned_leads((FIXTURES / "assigned_leads_ugly.csv").read_bytes()).frame
     sales_raw = lib.parse_sales((FIXTURES / "sales_ugly.csv").read_bytes()).frame
@@ -129,6 +129,17 @@ def test_ugly_fixtures_checks_and_masked_metadata(tmp_path):
     shown = events_text(result)
     assert "extra_fields" in shown and "row 5" in shown  # the metadata examples are there ...
     assert not [s for s in secrets if s in shown]  # ... but masked
+
+
+def test_european_amounts_load_right_and_the_metadata_says_how_they_were_read(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    result = run([crm_assets.crm_sales], url, sales=str(FIXTURES / "sales_european_amounts.csv"))
+    assert result.success
+    meta = result.asset_materializations_for_node("crm_sales")[0].metadata
+    assert meta["decimal_mark"].value == "decimal comma, shown by the file (dump row 1 tokenAmount 0,00)"
+    assert meta["date_order_decided_by"].value == "day-first, the configured default: no date in the file shows the order"
+    sales = table(url, "sales")
+    assert sales["net_amount"].to_list() == [75000.0, 150000.0, 127457.63]  # "75.000,00", not 75.0
 
 
 def test_empty_dump_keeps_the_previous_snapshot_and_blocking_check(tmp_path, dumps):

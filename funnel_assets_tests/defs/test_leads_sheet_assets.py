@@ -177,3 +177,18 @@ def test_a_broken_mapping_file_names_file_and_line(sheet, tmp_path):
     assert not result.success
     text = str(result.failure_data_for_node("leads_sheet_assets").error)
     assert "funnel_mapping.csv" in text and "line 2" in text and "funnel" in text
+
+
+def test_date_order_and_what_decided_it_are_in_the_metadata(tmp_path):
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "leads_sheet"
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    for name, order, decided_by in [
+        ("day_first_december.csv", "day-first", "day-first, shown by the file (row 2: 28/11/2026 19:42:10)"),
+        ("mixed_date_orders.csv", "mixed", "mixed: row 2: 25/11/2026 19:42:10 can only be day-first but "
+         "row 6: 11/28/2026 10:02:00 AM can only be month-first; dates that could be either are not read"),
+    ]:
+        result = dg.materialize([leads_sheet_assets], partition_key="2026-11-30", resources=resources(str(fixtures / name), url))
+        meta = result.asset_materializations_for_node("leads_sheet_assets")[0].metadata
+        assert (meta["date_order"].value, meta["date_order_decided_by"].value) == (order, decided_by)
+    rejects = Warehouse(url).read_table("marketing_lead_rejects", order_by=["sheet_row"])
+    assert rejects.select("sheet_row", "reason_code").rows() == [(4, "date_ambiguous"), (5, "date_ambiguous"), (7, "date_ambiguous")]

@@ -179,6 +179,20 @@ def test_ugly_sheet_rejects_and_warnings(warehouse_url):
     assert has_rows.metadata["days_without_spend"].value == "2026-09-05"
 
 
+def test_a_european_sheet_totals_right_and_says_how_it_was_read(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    tags = {"dagster/asset_partition_range_start": "2026-11-25", "dagster/asset_partition_range_end": "2026-12-02"}
+    result = dg.materialize(DAILY, tags=tags, resources=resources(str(FIXTURES / "european_numbers.csv"), url))
+    assert result.success
+    meta = result.asset_materializations_for_node("spend_assets")[0].metadata
+    assert meta["decimal_mark"].value == "decimal comma, shown by the file (row 2 cost 21.931,09)"
+    assert meta["date_order_decided_by"].value == "day-first, shown by the file (row 2: 25/11/2026)"
+    by_funnel = table(url, "spend_by_funnel")
+    dec1 = by_funnel.filter(pl.col("day") == date(2026, 12, 1))  # 01/12/2026 is 1 December
+    assert dict(zip(dec1["funnel"], dec1["cost"])) == {"CFA Webinar": 999.0, "CMA Webinar": 1234.5}
+    assert by_funnel["cost"].sum() == 21931.09 + 1234.5 + 1234.5 + 999.0 + 2500.0 + 1200.0
+
+
 def test_a_negative_cost_blocks_spend_by_funnel(tmp_path):
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
     result = dg.materialize(

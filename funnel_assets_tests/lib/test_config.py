@@ -12,6 +12,7 @@ from funnel_assets.lib.config import (
 )
 
 SHIPPED = Path(__file__).resolve().parents[2] / "data" / "config" / "funnel_mapping.csv"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "config"
 
 
 def write(tmp_path: Path, text: str, *, encoding: str = "utf-8") -> Path:
@@ -68,3 +69,23 @@ def test_missing_file_and_wrong_encoding(tmp_path):
         load_funnel_mapping(tmp_path / "nope.csv")
     with pytest.raises(ConfigError, match="save it as 'CSV UTF-8'"):
         load_funnel_mapping(write(tmp_path, "source,funnel\ncafé,Café\n", encoding="cp1252"))
+
+
+def test_invisible_characters_in_headers_and_cells_are_stripped_so_values_match():
+    path = FIXTURES / "funnel_mapping_invisible.csv"
+    mapping = load_funnel_mapping(path)  # headers " funnel"+ZWSP and "notes"+NBSP are funnel and notes
+    assert mapping.table["funnel"].to_list() == ["ACCA Webinar", "CMA Webinar", "CFA Webinar"]
+    assert mapping.funnel_for("acca_webinar_meta") == "ACCA Webinar"  # source had a trailing ZWSP
+    assert mapping.funnel_for("cma_webinar_yt") == "CMA Webinar"  # trailing NBSP; funnel had a word joiner
+    assert mapping.funnel_for("cfa_webinar_linkedin") == "CFA Webinar"  # BOM in mid-file
+    leads = pl.DataFrame({"source": ["acca_webinar_meta", "cma_webinar_yt", "cfa_webinar_linkedin"]})
+    assert mapping.apply(leads, "source")["funnel_mapped"].to_list() == [True, True, True]
+
+
+def test_a_value_that_repeats_once_invisible_characters_are_gone_is_reported_with_its_line(tmp_path):
+    path = write(tmp_path, "source,funnel\nacca_webinar_meta,ACCA Webinar\nacca_webinar_meta\u200b,CMA Webinar\n")
+    with pytest.raises(ConfigError) as err:
+        load_funnel_mapping(path)
+    assert [p.describe() for p in err.value.problems] == [
+        "line 3, column 'source': repeats line 2 (acca_webinar_meta); keep one of them"
+    ]

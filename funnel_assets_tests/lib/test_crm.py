@@ -139,7 +139,7 @@ def test_sales_typed_values(sales):
     assert row[7]["last_paid_date"] == date(2025, 3, 7)  # 07/03/2025, day first
     assert row[7]["assigned_lead_sources"] is None  # blank -> null
     assert row[8]["email"] == "priya.sharma@gmail.com" and row[8]["student_email"].startswith("  Priya")
-    assert row[8]["net_amount_after_pdd"] is None and row[8]["problem"] is None  # "N/A" is no value, not a problem
+    assert row[8]["net_amount_after_pdd"] is None  # "N/A" in a required amount: a problem (below), not a 0
     assert row[5]["created_date"] == date(2025, 3, 6)  # 22:46 UTC is the next day in India
 
 
@@ -152,7 +152,8 @@ def test_sales_problems_name_field_and_value(sales):
     )
     assert problem[5] == problem[6] == "_id 67c90891f29280e54f51be45 appears 2 times in the dump (all rows kept)"
     assert problem[7] == "createdOn is empty"
-    assert {k for k, v in problem.items() if v} == {2, 4, 5, 6, 7}
+    assert problem[8] == "netAmountAfterPDD is 'N/A', not an amount: every sale needs it, fix it in the CRM"
+    assert {k for k, v in problem.items() if v} == {2, 4, 5, 6, 7, 8}
     row4 = sales.frame.filter(pl.col("dump_row") == 4).row(0, named=True)
     assert row4["paid_amount"] is None and row4["paid_emi_count"] is None and row4["created_at"] is None
     assert row4["total_amount"] == 88500.0  # the rest of the row still loads
@@ -160,7 +161,7 @@ def test_sales_problems_name_field_and_value(sales):
 
 def test_sales_quality(sales):
     q = crm.crm_quality(sales.frame, id_column="sale_id")
-    assert (q.rows, q.problem_rows, q.usable_rows) == (8, 5, 3)
+    assert (q.rows, q.problem_rows, q.usable_rows) == (8, 6, 2)
     assert q.duplicate_id_rows == 2 and q.unknown_phone_rows == 1
     assert q.problems_by_field["_id"] == 2 and q.problems_by_field["createdOn"] == 2
 
@@ -175,27 +176,56 @@ def test_sales_missing_required_and_optional_columns():
     assert parsed.frame["ebook_rev"].null_count() == 1
 
 
+REQUIRED_AMOUNTS = ("TotalAmount", "netAmount", "netAmountAfterPDD", "paidAmount")
+
+
+def one_sale(day_first_default: bool = True, **cells: str) -> pl.DataFrame:
+    """A one-row sales dump: the required cells filled, the rest blank, ``cells`` on top."""
+    import csv, io
+
+    header = list(CRM_SALES_COLUMNS)
+    row = dict.fromkeys(header, "")
+    row.update({"_id": "x1", "createdOn": "2025-03-01T10:00:00.000Z", "StudentContact": "9741852036"})
+    row.update(dict.fromkeys(REQUIRED_AMOUNTS, "88500"))
+    row.update(cells)
+    out = io.StringIO()
+    csv.writer(out).writerows([header, [row[c] for c in header]])
+    return crm.parse_sales(out.getvalue(), day_first_default=day_first_default).frame
+
+
 @pytest.mark.parametrize(
     ("text", "value", "problem"),
     [
-        ("₹1,23,456.50", 123456.5, False), ("Rs. 500", 500.0, False), ("INR 1,000", 1000.0, False), ("-250.5", -250.5, False),
-        ("", None, False), ("N/A", None, False), ("-", None, False), ("abc", None, True), ("12-34", None, True), ("inf", None, True),
+        ("₹1,23,456.50", 123456.5, None), ("Rs. 500", 500.0, None), ("INR 1,000", 1000.0, None), ("-250.5", -250.5, None),
+        ("abc", None, "TotalAmount 'abc' is not a number"), ("12-34", None, "TotalAmount '12-34' is not a number"),
+        ("inf", None, "TotalAmount 'inf' is not a number"),
     ],
 )
 def test_amount_formats(text, value, problem):
-    header = list(CRM_SALES_COLUMNS)
-    cells = ["" for _ in header]
-    cells[header.index("_id")] = "x1"
-    cells[header.index("createdOn")] = "2025-03-01T10:00:00.000Z"
-    cells[header.index("StudentContact")] = "9741852036"
-    cells[header.index("TotalAmount")] = text
-    import csv, io
-
-    out = io.StringIO()
-    csv.writer(out).writerows([header, cells])
-    frame = crm.parse_sales(out.getvalue()).frame
+    frame = one_sale(TotalAmount=text)
     assert frame["total_amount"][0] == value
-    assert (frame["problem"][0] is not None) == problem
+    assert frame["problem"][0] == problem
+
+
+@pytest.mark.parametrize("text", ["n/a", "N/A", "-", "null", "NA", "#N/A", "—", "", "  "])
+@pytest.mark.parametrize("field", REQUIRED_AMOUNTS)
+def test_a_required_amount_without_a_value_is_a_problem_not_a_blank(field, text):
+    frame = one_sale(**{field: text})
+    column = next(f.column for f in crm.SALES_FIELDS if f.dump == field)
+    assert frame[column][0] is None
+    if not text.strip():
+        assert frame["problem"][0] == f"{field} is empty: every sale needs it, fix it in the CRM"
+    elif text in ("#N/A", "—"):  # not a number at all
+        assert frame["problem"][0] == f"{field} '{text}' is not a number"
+    else:
+        assert frame["problem"][0] == f"{field} is '{text}', not an amount: every sale needs it, fix it in the CRM"
+    assert crm.crm_quality(frame, id_column="sale_id").problems_by_field == {field: 1}
+
+
+@pytest.mark.parametrize("text", ["", "N/A", "-", "null"])
+def test_an_optional_amount_without_a_value_is_null_without_a_problem(text):
+    frame = one_sale(DP=text, eBookRev=text)
+    assert (frame["down_payment"][0], frame["ebook_rev"][0], frame["problem"][0]) == (None, None, None)
 
 
 def test_empty_dump_is_refused():
@@ -250,3 +280,72 @@ def test_sales_match_the_synthetic_truth():
     # createdOn carries milliseconds the truth (whole seconds) does not have
     got = got.with_columns(pl.col("created_at").dt.truncate("1s"))
     assert got.equals(want)
+
+
+# ------------------------------------------------------------------------------ per-dump conventions
+
+
+def test_european_amounts_are_read_right_not_1000_times_off():
+    parsed = crm.parse_sales((FIXTURES / "sales_european_amounts.csv").read_bytes())
+    rows = {r["dump_row"]: r for r in parsed.frame.to_dicts()}
+    assert rows[1]["total_amount"] == 88500.0 and rows[1]["net_amount"] == 75000.0  # "88.500,00", "75.000,00"
+    assert rows[1]["paid_amount_without_token"] == 110300.0  # "110 300,00"
+    assert rows[1]["net_amount_after_pdd"] == 91605.09 and rows[3]["net_amount"] == 127457.63
+    assert rows[3]["paid_amount"] == 30100.0  # "30.100"
+    assert [rows[n]["problem"] for n in (1, 3)] == [None, None]
+    assert parsed.decimal_mark.describe() == "decimal comma, shown by the file (dump row 1 tokenAmount 0,00)"
+
+
+def test_an_amount_that_could_be_either_is_a_problem_naming_the_evidence():
+    import csv, io
+
+    header = list(CRM_SALES_COLUMNS)
+    lines = []
+    for i, (total, net) in enumerate([("1,18,000.00", "1,00,000.00"), ("88.500,00", "75.000,00"), ("59,000", "50.000")], 1):
+        row = dict.fromkeys(header, "")
+        row.update({"_id": f"s{i}", "createdOn": "2025-03-01T10:00:00.000Z", "StudentContact": "9741852036",
+                    "TotalAmount": total, "netAmount": net, "netAmountAfterPDD": "0", "paidAmount": "0"})
+        lines.append([row[c] for c in header])
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *lines])
+    parsed = crm.parse_sales(out.getvalue())
+    row3 = parsed.frame.row(2, named=True)
+    assert (row3["total_amount"], row3["net_amount"]) == (None, None)
+    why = "the file writes numbers both ways (dump row 1 TotalAmount 1,18,000.00 has a decimal point, dump row 2 TotalAmount 88.500,00 a decimal comma)"
+    assert row3["problem"] == f"TotalAmount '59,000' could be 59000 or 59.000: {why}; netAmount '50.000' could be 50.000 or 50000: {why}"
+    assert parsed.frame["total_amount"].to_list()[:2] == [118000.0, 88500.0]  # each read the only way it can be
+    assert parsed.decimal_mark.mark == "mixed"
+
+
+def test_assigned_leads_day_first_dump_reads_01_12_as_1_december():
+    text = (
+        "sources,assignOn,leadMobile,employee\n"
+        "ACCA Webinar,25/11/2026 10:00,9741852036,Priya Sharma\n"
+        "ACCA Webinar,01/12/2026 09:30,9741852037,Priya Sharma\n"
+    )
+    parsed = crm.parse_assigned_leads(text, day_first_default=False)
+    assert parsed.frame["assigned_date"].to_list() == [date(2026, 11, 25), date(2026, 12, 1)]
+    assert parsed.date_order.describe() == "day-first, shown by the file (dump row 1: 25/11/2026 10:00)"
+
+
+def test_assigned_leads_with_both_date_orders_flag_the_dates_that_could_be_either():
+    text = (
+        "sources,assignOn,leadMobile,employee\n"
+        "ACCA Webinar,25/11/2026 10:00,9741852036,Priya Sharma\n"
+        "ACCA Webinar,11/28/2026 10:00,9741852037,Priya Sharma\n"
+        "ACCA Webinar,01/12/2026 09:30,9741852038,Priya Sharma\n"
+    )
+    frame = crm.parse_assigned_leads(text).frame
+    assert frame["assigned_date"].to_list() == [date(2026, 11, 25), date(2026, 11, 28), None]
+    assert frame["problem"].to_list() == [None, None, (
+        "assignOn '01/12/2026 09:30' could be 01 Dec 2026 or 12 Jan 2026: the file has dates that can only be "
+        "day-first (dump row 1: 25/11/2026 10:00) and dates that can only be month-first (dump row 2: 11/28/2026 10:00)"
+    )]
+
+
+def test_a_sales_date_column_that_shows_nothing_takes_the_order_the_dump_shows():
+    """lastEmiDate 05/12/2026 alone could be either; Last_Paid_Date 25/11/2026 in the same dump
+    shows the dump is day first, so it is 5 December, not 12 May (the default here)."""
+    frame = one_sale(day_first_default=False, lastEmiDate="05/12/2026", Last_Paid_Date="25/11/2026")
+    assert (frame["last_emi_date"][0], frame["last_paid_date"][0]) == (date(2026, 12, 5), date(2026, 11, 25))
+    assert frame["problem"][0] is None

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 import pytest
 
-from funnel_assets.lib.dates import detect_day_first, local_date, parse_local_datetimes
+from funnel_assets.lib.dates import decide_date_order, detect_day_first, local_date, parse_in_order, parse_local_datetimes
 
 IST = "Asia/Kolkata"
 UTC_DT = pl.Datetime("us", time_zone="UTC")
@@ -294,10 +294,30 @@ def test_local_date_treats_naive_as_utc() -> None:
     assert local_date(naive, IST).to_list() == [date(2025, 3, 2)]
 
 
-def test_majority_day_first_reads_a_mixed_column_the_way_most_of_it_is_written():
-    from funnel_assets.lib.dates import majority_day_first
+@pytest.mark.parametrize(
+    ("values", "decided_by", "day_first"),
+    [
+        (["25/11/2026 10:00", "01/12/2026 09:00"], "file", True),
+        (["11/25/2026", "12/01/2026"], "file", False),
+        (["01/12/2026", "05/05/2026", "2026-11-25"], "default", False),
+        (["25/11/2026", "11/28/2026", "01/12/2026"], "mixed", False),
+        ([None, "", "yesterday"], "default", False),
+    ],
+)
+def test_decide_date_order_no_majority_vote(values, decided_by, day_first) -> None:
+    order = decide_date_order(pl.Series(values, dtype=pl.String), default_day_first=False)
+    assert (order.decided_by, order.day_first) == (decided_by, day_first)
 
-    mixed = pl.Series(["25/09/2026", "26/09/2026", "27/09/2026", "09/28/2026"])
-    assert majority_day_first(mixed, default_day_first=False) is True
-    assert majority_day_first(pl.Series(["09/25/2026", "09/26/2026", "28/09/2026"]), default_day_first=True) is False
-    assert majority_day_first(pl.Series(["01/02/2026", "03/04/2026"]), default_day_first=True) is True  # cannot tell: the default
+
+def test_parse_in_order_mixed_file_reads_what_is_certain_and_flags_what_could_be_either() -> None:
+    values = pl.Series(["25/11/2026 10:00", "11/28/2026", "01/12/2026 09:00", "12/12/2026", "2026-12-03", None])
+    order = decide_date_order(values, default_day_first=True, rows=pl.Series(range(2, 8)))
+    assert order.describe() == (
+        "mixed: row 2: 25/11/2026 10:00 can only be day-first but row 3: 11/28/2026 can only be month-first; "
+        "dates that could be either are not read"
+    )
+    parsed, either = parse_in_order(values, order, timezone=IST)
+    assert local_date(parsed, IST).to_list() == [
+        date(2026, 11, 25), date(2026, 11, 28), None, date(2026, 12, 12), date(2026, 12, 3), None
+    ]
+    assert either.to_list() == [None, None, "01 Dec 2026 or 12 Jan 2026", None, None, None]

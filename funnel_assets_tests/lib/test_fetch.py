@@ -281,6 +281,43 @@ def test_html_detected_by_content_even_if_labelled_csv(server: LocalHTTPServer) 
         fetch_csv(server.url("/sheet.csv"))
 
 
+FETCH_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fetch"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        (FETCH_FIXTURES / "proxy_session_expired_fragment.csv").read_bytes(),  # was "cut off"
+        b"<div>Sign in</div>",
+        b"<p>Error</p>\n<p>Something went wrong, try again later</p>\n",
+        b"\xef\xbb\xbf\n\t<!-- served by edge-proxy -->\n<div>Sign in</div>\n",
+    ],
+    ids=["indented-table", "div", "p-lines", "bom-comment"],
+)
+def test_html_fragment_labelled_csv_is_called_a_web_page(server: LocalHTTPServer, sleeps: Sleeps, body: bytes) -> None:
+    server.set_default("/exports/sales.csv", ScriptedResponse.csv(body, content_type="text/csv"))
+    with pytest.raises(NotCSVError) as info:
+        fetch_csv(server.url("/exports/sales.csv"), sleep=sleeps)
+    message = str(info.value)
+    assert "the URL returned a web page (a sign-in or error page), not CSV" in message
+    assert "cut off" not in message and "anyone with the link" in message and "token" in message
+    assert len(server.requests) == 1  # not retried as a cut-off download would be
+
+
+def test_html_fragment_in_a_local_file_is_called_a_web_page(tmp_path: Path) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_bytes((FETCH_FIXTURES / "sheet_permission_fragment.csv").read_bytes())
+    with pytest.raises(NotCSVError) as info:
+        fetch_csv(str(path), required_columns=["Email"])
+    assert "the file is a web page (a sign-in or error page), not CSV" in str(info.value)
+
+
+@pytest.mark.parametrize("body", ["<b>,c\n1,2\n", "<5,b\n1,2\n", "a,b\n<div>,2\n"])
+def test_csv_with_angle_brackets_is_still_csv(server: LocalHTTPServer, body: str) -> None:
+    server.set_default("/sheet.csv", ScriptedResponse.csv(body))
+    assert fetch_csv(server.url("/sheet.csv")).header[1] in ("b", "c")
+
+
 def test_html_after_redirect_names_where_it_ended(server: LocalHTTPServer) -> None:
     server.set_default("/export", ScriptedResponse(status=302, headers={"Location": "/accounts/signin"}))
     server.set_default("/accounts/signin", ScriptedResponse.html(SIGN_IN_PAGE))

@@ -551,18 +551,62 @@ def test_a_day_above_12_overrides_the_default(mapping):
     assert typical.rejects.height == 0 and ugly.rejects.height == 1
 
 
-def test_mixed_date_orders_load_the_majority_and_reject_the_rest(mapping):
+def test_a_day_first_sheet_reads_01_12_as_1_december(mapping):
+    cleaned = load(fixture_bytes("day_first_december.csv"), mapping, day_first_default=False)
+    assert cleaned.date_order.decided_by == "file" and cleaned.day_first is True
+    assert cleaned.date_order.describe() == "day-first, shown by the file (row 2: 28/11/2026 19:42:10)"
+    assert by_row(cleaned.leads, "created_date")[4] == (date(2026, 12, 1),)  # 01/12/2026, not 12 January
+    assert cleaned.leads["created_date"].to_list() == [
+        date(2026, 11, 28), date(2026, 11, 30), date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
+    ]
+    assert cleaned.rejects.height == 0
+
+
+def test_when_no_date_decides_the_default_applies_and_says_so(mapping):
+    content = (
+        "Name,Email,Phone,City,Question 1,utmSource,utmMedium,utmCamp,created date\n"
+        "A,a@example.com,9812345601,,,,,,01/12/2026 10:00\n"
+        "B,b@example.com,9812345602,,,,,,02/12/2026 11:00\n"
+    ).encode()
+    cleaned = load(content, mapping, day_first_default=True)
+    assert cleaned.date_order.decided_by == "default"
+    assert cleaned.date_order.describe() == "day-first, the configured default: no date in the file shows the order"
+    assert cleaned.leads["created_date"].to_list() == [date(2026, 12, 1), date(2026, 12, 2)]
+
+
+def test_a_sheet_with_both_date_orders_rejects_the_dates_that_could_be_either(mapping):
+    """Rows 2-5 were typed day first, rows 6-8 came from a form tool that writes month first. No
+    majority vote: 01/12/2026 (row 4) could be 1 December or 12 January and is not guessed."""
+    cleaned = load(fixture_bytes("mixed_date_orders.csv"), mapping, location="mixed.csv")
+    assert by_row(cleaned.leads, "created_date") == {
+        2: (date(2026, 11, 25),), 3: (date(2026, 11, 30),),
+        6: (date(2026, 11, 28),),  # 11/28/2026: only month-first is a date
+        8: (date(2026, 12, 12),),  # 12/12/2026 is the same either way
+    }
+    why = (
+        "the file has dates that can only be day-first (row 2: 25/11/2026 19:42:10) and dates that can only be "
+        "month-first (row 6: 11/28/2026 10:02:00 AM); write it with the month's name (1 Dec 2026) or as 2026-12-01"
+    )
+    assert by_row(cleaned.rejects, "reason_code", "reason") == {
+        4: ("date_ambiguous", f"created date 01/12/2026 09:15:00 could be 01 Dec 2026 or 12 Jan 2026: {why}"),
+        5: ("date_ambiguous", f"created date 05/12/2026 21:30:05 could be 05 Dec 2026 or 12 May 2026: {why}"),
+        7: ("date_ambiguous", f"created date 12/02/2026 04:41:00 PM could be 12 Feb 2026 or 02 Dec 2026: {why}"),
+    }
+    assert cleaned.date_order.decided_by == "mixed"
+
+
+def test_an_unreadable_date_in_a_mixed_sheet_asks_for_an_unambiguous_form(mapping):
     content = (
         "Name,Email,Phone,City,Question 1,utmSource,utmMedium,utmCamp,created date\n"
         "A,a@example.com,9812345601,,,,,,15/08/2025 10:00\n"
         "B,b@example.com,9812345602,,,,,,8/14/2025 10:00:00\n"
-        "C,c@example.com,9812345603,,,,,,16/08/2025 11:00\n"
+        "C,c@example.com,9812345603,,,,,,yesterday\n"
     ).encode()
     cleaned = load(content, mapping, location="mixed.csv")
-    assert cleaned.day_first is True
-    assert sorted(cleaned.leads["sheet_row"].to_list()) == [2, 4]
+    assert sorted(cleaned.leads["sheet_row"].to_list()) == [2, 3]  # each read the only way it can be
     assert by_row(cleaned.rejects, "reason") == {
-        3: ("created date 8/14/2025 10:00:00 could not be read; write it as the sheet's other dates are written (day first, like 31/01/2025 10:00:00)",)
+        4: ("created date yesterday could not be read; write it as the sheet's other dates are written (with the "
+            "month's name, like 31 Jan 2025 10:00:00, or as 2025-01-31 10:00:00)",)
     }
 
 

@@ -184,3 +184,73 @@ def test_matches_the_synthetic_worlds_truth_to_the_paisa(seed, scale):
     totals = lib.funnel_totals(cleaned.spend)
     want = truth.group_by("funnel").agg(pl.col("cost").sum().round(2))
     assert dict(want.rows()) == dict(totals.select("funnel", "cost").rows())
+
+
+# ------------------------------------------------------------------------------ per-file conventions
+
+
+def test_european_numbers_are_read_right_not_1000_times_off():
+    _, cleaned = clean((FIXTURES / "european_numbers.csv").read_bytes(), day_first_default=False)
+    assert cleaned.rejects.height == 0
+    rows = {r["sheet_row"]: r for r in cleaned.spend.iter_rows(named=True)}
+    assert {n: rows[n]["cost"] for n in rows} == {
+        2: 21931.09,  # 21.931,09
+        3: 1234.5,  # 1 234,50
+        4: 1234.5,  # 1234,5
+        5: 999.0,  # 999,00
+        6: 2500.0,  # 2.500: the file writes thousands with a dot
+        7: 1200.0,  # 1.200,00
+    }
+    assert (rows[2]["impressions"], rows[2]["clicks"], rows[6]["impressions"]) == (121858, 1278, 12345)
+    assert rows[2]["revenue"] == 1250.0 and all(r["problem"] is None for r in rows.values())
+    # the dates: 25/11/2026 shows the sheet is day first, so 01/12/2026 is 1 December
+    assert cleaned.date_order.describe() == "day-first, shown by the file (row 2: 25/11/2026)"
+    assert rows[4]["day"] == date(2026, 12, 1) and rows[2]["day"] == date(2026, 11, 25)
+    assert cleaned.decimal_mark.describe() == "decimal comma, shown by the file (row 2 cost 21.931,09)"
+
+
+def test_when_no_number_shows_the_decimal_mark_1_dot_234_is_refused_not_guessed():
+    _, cleaned = clean((FIXTURES / "whole_rupees_undecided.csv").read_bytes())
+    assert dict(zip(cleaned.spend["sheet_row"], cleaned.spend["cost"])) == {2: 1234.0, 4: 800.0}
+    (reject,) = cleaned.rejects.iter_rows(named=True)
+    assert (reject["sheet_row"], reject["reason_code"], reject["day"]) == (3, "cost_ambiguous", date(2026, 12, 1))
+    assert reject["reason"] == (
+        "cost 1.234 could be 1.234 or 1234: nothing else in the file shows whether '.' separates thousands or "
+        "decimals; write it without a thousands separator, like the sheet's other amounts"
+    )
+    assert cleaned.decimal_mark.mark == "undecided"
+
+
+def test_a_sheet_mixing_locales_reads_what_is_certain_and_refuses_what_could_be_either():
+    _, cleaned = clean((FIXTURES / "mixed_locales.csv").read_bytes(), day_first_default=False)
+    rows = {r["sheet_row"]: r for r in cleaned.spend.iter_rows(named=True)}
+    assert {n: (r["day"], r["cost"]) for n, r in rows.items()} == {
+        2: (date(2026, 11, 25), 21931.09),
+        4: (date(2026, 11, 28), 1234.5),  # 11/28/2026 and 1.234,50: each can be read only one way
+        5: (date(2026, 12, 12), 850.75),
+        6: (date(2026, 11, 30), 640.0),
+    }
+    assert rows[2]["impressions"] == 121858  # 1,21,858
+    assert rows[6]["impressions"] is None and rows[6]["problem"] == (
+        "impressions 12,345 could be 12345 or 12.345: the file writes numbers both ways (row 2 cost 21,931.09 has "
+        "a decimal point, row 4 cost 1.234,50 a decimal comma); write it without a thousands separator"
+    )
+    reasons = {r["sheet_row"]: (r["reason_code"], r["reason"]) for r in cleaned.rejects.iter_rows(named=True)}
+    assert reasons == {
+        3: ("cost_ambiguous", "cost 2,500 could be 2500 or 2.500: the file writes numbers both ways (row 2 cost "
+            "21,931.09 has a decimal point, row 4 cost 1.234,50 a decimal comma); write it without a thousands "
+            "separator, like the sheet's other amounts"),
+        7: ("date_ambiguous", "date_time 01/12/2026 could be 01 Dec 2026 or 12 Jan 2026: the file has dates that "
+            "can only be day-first (row 2: 25/11/2026) and dates that can only be month-first (row 4: 11/28/2026); "
+            "write it with the month's name (1 Sep 2026) or as 2026-09-01"),
+    }
+    assert cleaned.spend.height + cleaned.rejects.height == 6  # nothing lost
+    assert cleaned.decimal_mark.mark == "mixed" and cleaned.date_order.decided_by == "mixed"
+
+
+def test_dates_no_file_decides_use_the_default_and_say_so():
+    header = ",".join(SPEND_COLUMNS)
+    body = "01/12/2026,c,,1,1,10" + "," * 36 + ",CMA Webinar"
+    _, cleaned = clean(f"{header}\n{body}\n".encode(), day_first_default=True)
+    assert cleaned.date_order.describe() == "day-first, the configured default: no date in the file shows the order"
+    assert cleaned.spend["day"].to_list() == [date(2026, 12, 1)]

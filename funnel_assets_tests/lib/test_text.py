@@ -17,6 +17,7 @@ from funnel_assets.lib.text import (
     normalize_emails,
     proper_case,
     proper_case_expr,
+    strip_invisible,
 )
 
 
@@ -198,3 +199,19 @@ def test_markdown_html_tags_finds_what_the_ui_would_drop() -> None:
     assert markdown_html_tags("91 + <digits>") == ["<digits>"]
     assert markdown_html_tags("else email:<email>; else row:</x> <!-- c -->") == ["<email>", "</x>", "<!-- c -->"]
     assert markdown_html_tags("a `<b>` code span, 3 < 5, a \\<c\\>") == []
+
+
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("acca_webinar_meta\u200b", "acca_webinar_meta"),
+        ("\ufeffsource", "source"),
+        ("ACCA\u00a0Webinar\u2060", "ACCA Webinar"),
+        ("\u00a0funnel\u202f", "funnel"),
+        ("ACCA  Webinar", "ACCA  Webinar"),  # inner spaces as written
+        ("\u0915\u094d\u200d\u0937", "\u0915\u094d\u200d\u0937"),  # ZWJ in Devanagari kept
+        ("a\x00b\x1f", "ab"),
+    ],
+)
+def test_strip_invisible(raw, clean):
+    assert strip_invisible(raw) == clean

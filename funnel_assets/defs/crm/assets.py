@@ -182,7 +182,9 @@ def write_snapshot(
                 "\n".join(f"- {f}: {n}" for f, n in quality.problems_by_field.items()) or "none"
             ),
             problem_examples=dg.MetadataValue.md(_problem_examples(frame)),
-            date_order="day-first" if parsed.day_first else "month-first",
+            date_order=parsed.date_order.label,
+            date_order_decided_by=parsed.date_order.describe(),
+            **({"decimal_mark": parsed.decimal_mark.describe()} if parsed.decimal_mark else {}),
             missing_optional_columns=", ".join(parsed.missing_optional) or "none",
             extra_columns=(
                 ", ".join(parsed.extra_columns) + " (kept per row in extra_fields as JSON)" if parsed.extra_columns else "none"

@@ -110,7 +110,8 @@ def _leads_sheet(
         "source": fetched.location,
         "source_sha256": fetched.sha256,
         "sheet_rows": dg.MetadataValue.int(raw.height),
-        "date_order": "day-first" if cleaned.day_first else "month-first",
+        "date_order": cleaned.date_order.label,
+        "date_order_decided_by": cleaned.date_order.describe(),
         "missing_optional_columns": ", ".join(missing_columns) or "none",
         "days_in_run": f"{start} .. {end - timedelta(days=1)}",
     }

@@ -40,7 +40,7 @@ AD_SPEND_COLUMNS = {
 REJECT_COLUMNS = {
     "day": "The row's day when it could be read (its cost could not), else null",
     "sheet_row": "Row number in the sheet (the header is row 1)",
-    "reason_code": "date_missing, date_unreadable, cost_unreadable or before_start",
+    "reason_code": "date_missing, date_ambiguous, date_unreadable, cost_unreadable, cost_ambiguous or before_start",
     "reason": "What is wrong and how to fix it in the sheet",
     "raw_row": "The row's non-blank cells as JSON, keyed by sheet header",
 }
@@ -137,7 +137,9 @@ def spend_assets(
         "source_sha256": fetched.sha256,
         "sheet_rows": dg.MetadataValue.int(raw.frame.height),
         "blank_sheet_rows_skipped": dg.MetadataValue.int(raw.blank_rows),
-        "date_order": "day-first" if cleaned.day_first else "month-first",
+        "date_order": cleaned.date_order.label,
+        "date_order_decided_by": cleaned.date_order.describe(),
+        "decimal_mark": cleaned.decimal_mark.describe(),
         "missing_optional_columns": ", ".join(raw.missing_optional_columns) or "none",
         "extra_columns_ignored": ", ".join(raw.extra_columns) or "none",
         "days_in_run": f"{start} .. {end - timedelta(days=1)}",
