@@ -35,7 +35,8 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from funnel_assets.lib.phones import mask_email, mask_phone
+from funnel_assets.lib.phones import mask_email
+from funnel_assets.lib.redact import mask_personal_data
 
 __all__ = [
     "CHECK_FAILED",
@@ -81,37 +82,14 @@ class NotificationError(Exception):
 
 
 # --------------------------------------------------------------------------- masking
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-']+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-# A run of digits with the separators people type in phone numbers; the digit count decides.
-_PHONE_LIKE = re.compile(r"(?<![\w.:])\+?\(?\d[\d\s\-().]{6,}\d(?![\w:])")
-_MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 10, 15
-_DATE_LIKE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$|^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}$")
-
-
-def _mask_phone_match(match: re.Match[str]) -> str:
-    text = match.group(0)
-    digits = sum(ch.isdigit() for ch in text)
-    stripped = text.strip()
-    if not (_MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS) or _DATE_LIKE.match(stripped):
-        return text
-    masked = mask_phone(stripped) or "***"
-    # keep surrounding whitespace the pattern may have swallowed
-    lead = text[: len(text) - len(text.lstrip())]
-    trail = text[len(text.rstrip()) :]
-    return f"{lead}{masked}{trail}"
 
 
 def scrub_text(text: str | None) -> str | None:
-    """Mask email addresses and phone-number-looking digit runs in free text.
-
-    ``"lead 98765 43210 (priya@gmail.com) failed"`` -> ``"lead 91********10 (p***@g***.com) failed"``.
-    Dates and short numbers (counts, ids) are left alone; a 10-15 digit number is masked even
-    when it is not a phone (better an over-masked count than a leaked number).
-    """
+    """Mask email addresses and phone-number-looking digit runs in free text (see
+    `funnel_assets.lib.redact.mask_personal_data`); None stays None."""
     if text is None:
         return None
-    text = _EMAIL.sub(lambda m: mask_email(m.group(0)) or "***", text)
-    return _PHONE_LIKE.sub(_mask_phone_match, text)
+    return mask_personal_data(text)
 
 
 def first_lines(text: str | None, lines: int = ERROR_LINES, max_chars: int = ERROR_CHARS) -> str | None:

@@ -9,6 +9,7 @@ from funnel_assets.defs.common import (
     SETTINGS,
     daily_multi_asset,
     partition_dates,
+    safe_metadata,
     table_metadata,
 )
 from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource, ZoomInboxResource
@@ -215,20 +216,20 @@ def _check_results(cleaned: zoom_sessions.CleanedZoom, min_phone_share: float, *
             asset_key="zoom_sessions",
             passed=not empty,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
+            metadata=safe_metadata({
                 "sessions": q.sessions,
                 "rows": q.rows,
                 "files": files,
                 "empty_sessions": ", ".join(empty) or "none",
                 **({"note": "no Zoom files for these days"} if files == 0 else {}),
-            },
+            }),
         ),
         dg.AssetCheckResult(
             check_name="registrants_cover_attendees",
             asset_key="zoom_sessions",
             passed=not q.registrants_below_attendees,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"sessions_with_more_attendees": ", ".join(q.registrants_below_attendees) or "none"},
+            metadata=safe_metadata({"sessions_with_more_attendees": ", ".join(q.registrants_below_attendees) or "none"}),
         ),
         dg.AssetCheckResult(
             check_name="date_parse_ratio",
