@@ -591,9 +591,9 @@ class RetryPolicy:
     """How long and how often an alert that could not be delivered is tried again.
 
     After the n-th failed attempt on a channel the next one waits ``first_delay * 2**(n-1)``
-    seconds (at most ``max_delay``); the alert is given up for that channel only when the next
-    attempt would fall more than ``window`` seconds after its first failure (24 hours by
-    default). A POST that may have arrived (no answer in time) is sent again at most
+    seconds (at most ``max_delay``; the last one exactly ``window`` seconds after the first
+    failure); the alert is given up for that channel only when an attempt that late fails too
+    (24 hours by default). A POST that may have arrived (no answer in time) is sent again at most
     ``unconfirmed_resends`` times, then taken as delivered without confirmation.
     """
 
@@ -732,13 +732,13 @@ def deliver(
                         (alert.key, channel, f"{message}; sent {unanswered} times with idempotency key {alert.idempotency_key}, not again")
                     )
                     continue
-                next_at = failed_at + policy.delay(attempts)
-                if next_at > first + policy.window:
+                if failed_at >= first + policy.window:
                     hours = (failed_at - first) / 3600
                     result.gave_up.append(
                         (alert.key, channel, f"{message} (failed {attempts} times over {hours:.1f} h since {_utc(first)})")
                     )
                     continue
+                next_at = min(failed_at + policy.delay(attempts), first + policy.window)  # the last try at the window's end
                 result.failed.append((alert.key, channel, f"{message} (attempt {attempts}; next at {_utc(next_at)})"))
                 still_owed[channel] = {
                     "attempts": attempts,
