@@ -16,6 +16,7 @@ from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResourc
 from funnel_assets.lib import zoom_inbox as inbox_lib
 from funnel_assets.lib import zoom_sessions
 from funnel_assets.lib.phones import mask_email
+from funnel_assets.lib.redact import safe_text
 from funnel_assets.lib.zoom_reports import ZoomReportError, assess_usability, parse_report
 
 GROUP = "zoom"
@@ -179,7 +180,7 @@ def _parse_archived(context, folders, config, start: date, end: date):
                 moved = inbox_lib.reject(
                     folders, path, code=exc.code, reason=exc.reason, now=datetime.now(timezone.utc), original_name=name
                 )
-                context.log.warning(f"{name}: rejected ({exc.code}): {exc.reason} Moved to {moved}.")
+                context.log.warning(safe_text(f"{name}: rejected ({exc.code}): {exc.reason} Moved to {moved}."))
                 rejected.append((name, exc.reason))
                 continue
             if not start <= report.session_date < end:
@@ -191,7 +192,7 @@ def _parse_archived(context, folders, config, start: date, end: date):
                 misfiled.append((name, report.session_date))
                 continue
             for note in report.warnings:
-                context.log.info(f"{name}: {note}")
+                context.log.info(safe_text(f"{name}: {note}"))
             reports.append(report)
         day += timedelta(days=1)
     return reports, rejected, misfiled
