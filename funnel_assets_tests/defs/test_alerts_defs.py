@@ -438,3 +438,12 @@ def test_a_dead_smtp_server_is_given_up_only_after_the_retry_window_with_an_erro
     logged = capsys.readouterr().err  # the sensor's log (the daemon keeps it with the tick)
     errors = [line for line in logged.splitlines() if " - ERROR - " in line and "GIVEN UP" in line]
     assert len(errors) == 2 and all("by email" in e for e in errors), logged[-2000:]
+
+
+def test_retry_hours_setting_is_validated_and_defaults_to_a_day():
+    assert channel(retry_hours="").retry_policy().window == 24 * 3600
+    assert channel(retry_hours="48").retry_policy().window == 48 * 3600
+    for bad in ("a day", "0", "-3"):
+        with pytest.raises(ValueError, match="FUNNEL_ALERT_RETRY_HOURS"):
+            channel(retry_hours=bad).retry_policy()
+    assert project_defs().resources["alert_channel"].retry_hours.env_var_name == "FUNNEL_ALERT_RETRY_HOURS"
