@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from datetime import date, timedelta
 
@@ -10,6 +11,7 @@ import polars as pl
 
 from funnel_assets.lib.config import ConfigError
 from funnel_assets.lib.fetch import FetchError, is_transient
+from funnel_assets.lib.redact import safe_text
 from funnel_assets.lib.settings import load_settings
 from funnel_assets.lib.text import markdown_literal
 from funnel_assets.lib.warehouse import WriteReport
@@ -44,9 +46,30 @@ def retried_only_when_it_may_help(*never_retried: type[Exception], keeps: str = 
     try:
         yield
     except FetchError as exc:
-        raise dg.Failure(description=f"{exc} {keeps}", allow_retries=is_transient(exc)) from None
+        raise dg.Failure(description=safe_text(f"{exc} {keeps}"), allow_retries=is_transient(exc)) from None
     except (ConfigError, *never_retried) as exc:
-        raise dg.Failure(description=f"{exc}\n{keeps}", allow_retries=False) from None
+        raise dg.Failure(description=safe_text(f"{exc}\n{keeps}"), allow_retries=False) from None
+
+
+def safe_metadata(metadata: Mapping[str, object], secrets: Iterable[str] = ()) -> dict:
+    """``metadata`` with every text value (plain strings, text and markdown values) scrubbed of
+    ``secrets`` and with phones and emails masked wherever they appear in it (a phone typed into a
+    UTM column shows up in a list of unmapped sources). Numbers, paths, schemas are left as they are.
+
+    Every metadata dict built from data goes through it: `table_metadata` does it for the
+    materializations, check results call it on their own metadata.
+    """
+    secrets = [s for s in secrets if s]
+    out: dict = {}
+    for key, value in metadata.items():
+        if isinstance(value, str):
+            value = safe_text(value, secrets)
+        elif isinstance(value, dg.MarkdownMetadataValue):
+            value = dg.MetadataValue.md(safe_text(value.md_str or "", secrets))
+        elif isinstance(value, dg.TextMetadataValue):
+            value = dg.MetadataValue.text(safe_text(value.text or "", secrets))
+        out[key] = value
+    return out
 
 
 def daily_multi_asset(
@@ -109,7 +132,8 @@ def table_metadata(
     partition_column: str | None = None,
     **extra,
 ) -> dict:
-    """The metadata every dataset asset reports: rows, schema, and what the write did.
+    """The metadata every dataset asset reports: rows, schema, and what the write did, plus
+    ``extra``; text values pass through `safe_metadata` (no phone or email in the UI).
 
     A run over a range of days records the same metadata on every day's materialization, so
     ``dagster/row_count`` (shown per partition in the UI) is only reported for single-day
@@ -125,7 +149,7 @@ def table_metadata(
                     "| day | rows |\n|---|---|\n" + "\n".join(f"| {d or 'undated'} | {n} |" for d, n in per_day.rows())
                 ),
             }
-    return {
+    return safe_metadata({
         **rows,
         "dagster/column_schema": column_schema(frame, descriptions),
         "dagster/table_name": report.table,
@@ -134,7 +158,7 @@ def table_metadata(
         "write_seconds": dg.MetadataValue.float(round(report.seconds, 3)),
         **({"added_columns": ", ".join(report.added_columns)} if report.added_columns else {}),
         **extra,
-    }
+    })
 
 
 def read_source_table(

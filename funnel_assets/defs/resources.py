@@ -7,6 +7,7 @@ resolved when a run starts, never at import time. ``./run`` writes defaults for 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -62,7 +63,8 @@ class LeadsSheetResource(dg.ConfigurableResource):
         description="How to read dates like 03/04/2025 when the file itself doesn't settle it (True: 3 April).",
     )
 
-    def fetch(self) -> FetchedCSV:
+    def fetch(self, warn: Callable[[str], object] | None = None) -> FetchedCSV:
+        """The export's bytes; ``warn`` gets each retry warning (the step's ``context.log.warning``)."""
         location = self.location if "://" in self.location else str(_project_path(self.location))
         return fetch_csv(
             location,
@@ -70,6 +72,7 @@ class LeadsSheetResource(dg.ConfigurableResource):
             retries=self.retries,
             backoff=self.backoff_seconds,
             what="leads sheet export",
+            warn=warn,
         )
 
 

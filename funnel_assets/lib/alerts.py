@@ -8,9 +8,13 @@ each alert once to every configured channel and keeps what could not be sent as 
 * An `Alert` says what failed (job, run id, failed steps; or asset, check, partition, severity
   and the check's metadata), the first lines of the error, and a link to the run in the UI.
 * `render_text` is the human message (email body, and the Slack-compatible ``text`` field of
-  `render_payload`, the webhook's JSON body); `email_subject` is a one-line summary.
-* `send_webhook` POSTs JSON with retries and exponential backoff (429, 5xx, timeouts and
-  refused connections are retried; other 4xx are not: they will not fix themselves).
+  `render_payload`, the webhook's JSON body, which carries an ``idempotency_key``, also sent as
+  the ``Idempotency-Key`` header); `email_subject` is a one-line summary.
+* `send_webhook` POSTs JSON with quick retries and exponential backoff when the server certainly
+  did not take it (refused connection, 429, 5xx); a POST that got no answer in time is not sent
+  again on the spot (it may have arrived); other 4xx are not retried: they will not fix themselves.
+* `deliver` keeps what could not be sent as pending and retries it with a growing delay for a
+  whole window (`RetryPolicy`: 24 hours by default) before it gives up and says so.
 * `send_email` speaks SMTP (optionally STARTTLS and a login) with `smtplib`.
 * Personal data never reaches a message: anything looking like an email address or a phone
   number in error texts and metadata values is masked (`scrub_text`), and a webhook URL (whose
@@ -26,6 +30,7 @@ import smtplib
 import socket
 import ssl
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
@@ -34,8 +39,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3.exceptions
 
-from funnel_assets.lib.phones import mask_email, mask_phone
+from funnel_assets.lib.phones import mask_email
+from funnel_assets.lib.redact import mask_personal_data
 
 __all__ = [
     "CHECK_FAILED",
@@ -44,6 +51,7 @@ __all__ = [
     "Alert",
     "Channels",
     "Delivery",
+    "RetryPolicy",
     "NotificationError",
     "check_failed_alert",
     "deliver",
@@ -77,41 +85,28 @@ METADATA_VALUE_CHARS = 200
 
 
 class NotificationError(Exception):
-    """A notification could not be delivered; the message says where and why (no secrets)."""
+    """A notification could not be delivered; the message says where and why (no secrets).
+
+    ``maybe_delivered`` is True when the other side may have received it all the same: the POST
+    was sent but no answer came in time (a read timeout, a gateway's 504). Such a failure is sent
+    again at most `RetryPolicy.unconfirmed_resends` times (with the same idempotency key), so a
+    slow channel gets an alert once or twice, never once per tick.
+    """
+
+    def __init__(self, message: str, *, maybe_delivered: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
 
 
 # --------------------------------------------------------------------------- masking
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-']+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-# A run of digits with the separators people type in phone numbers; the digit count decides.
-_PHONE_LIKE = re.compile(r"(?<![\w.:])\+?\(?\d[\d\s\-().]{6,}\d(?![\w:])")
-_MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 10, 15
-_DATE_LIKE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$|^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}$")
-
-
-def _mask_phone_match(match: re.Match[str]) -> str:
-    text = match.group(0)
-    digits = sum(ch.isdigit() for ch in text)
-    stripped = text.strip()
-    if not (_MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS) or _DATE_LIKE.match(stripped):
-        return text
-    masked = mask_phone(stripped) or "***"
-    # keep surrounding whitespace the pattern may have swallowed
-    lead = text[: len(text) - len(text.lstrip())]
-    trail = text[len(text.rstrip()) :]
-    return f"{lead}{masked}{trail}"
 
 
 def scrub_text(text: str | None) -> str | None:
-    """Mask email addresses and phone-number-looking digit runs in free text.
-
-    ``"lead 98765 43210 (priya@gmail.com) failed"`` -> ``"lead 91********10 (p***@g***.com) failed"``.
-    Dates and short numbers (counts, ids) are left alone; a 10-15 digit number is masked even
-    when it is not a phone (better an over-masked count than a leaked number).
-    """
+    """Mask email addresses and phone-number-looking digit runs in free text (see
+    `funnel_assets.lib.redact.mask_personal_data`); None stays None."""
     if text is None:
         return None
-    text = _EMAIL.sub(lambda m: mask_email(m.group(0)) or "***", text)
-    return _PHONE_LIKE.sub(_mask_phone_match, text)
+    return mask_personal_data(text)
 
 
 def first_lines(text: str | None, lines: int = ERROR_LINES, max_chars: int = ERROR_CHARS) -> str | None:
@@ -195,6 +190,9 @@ def _severity_rank(severity: str) -> int:
 
 
 # --------------------------------------------------------------------------- the alert
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0e4d1c-52a8-4f0e-9a53-6b1f3f0c2a77")
+
+
 @dataclass(frozen=True)
 class Alert:
     """One failure worth telling people about (JSON round-trips through `to_dict`/`from_dict`)."""
@@ -219,6 +217,12 @@ class Alert:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown alert kind {self.kind!r}: use one of {', '.join(KINDS)}")
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every attempt to send this alert (also after a restart: derived from
+        ``key``), so a receiver can drop a copy it has already seen."""
+        return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, self.key))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -347,12 +351,22 @@ def render_text(alert: Alert) -> str:
 
 
 def render_payload(alert: Alert) -> dict[str, Any]:
-    """The webhook JSON body: Slack-compatible ``text`` plus the structured fields."""
-    return {"text": render_text(alert), **alert.to_dict()}
+    """The webhook JSON body: Slack-compatible ``text`` plus the structured fields and the
+    ``idempotency_key`` (also sent as the ``Idempotency-Key`` header)."""
+    return {"text": render_text(alert), **alert.to_dict(), "idempotency_key": alert.idempotency_key}
 
 
 # --------------------------------------------------------------------------- sending
-_RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+_RETRY_STATUSES = {408, 425, 429, 500, 502, 503}
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """Whether the connection was never made (refused, unknown host): the alert was not sent."""
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.NameResolutionError, ConnectionRefusedError)) or (
+        "Failed to establish a new connection" in str(exc)
+    )
 
 
 def send_webhook(
@@ -364,12 +378,16 @@ def send_webhook(
     *,
     sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
+    idempotency_key: str | None = None,
 ) -> int:
     """POST ``payload`` as JSON to ``url``; returns the (2xx) status code.
 
-    429/5xx answers, timeouts and connection errors are retried ``retries`` times with
-    exponential backoff (``backoff``, ``2*backoff``, ...; a ``Retry-After`` of up to 60 s is
-    honoured). Anything else (3xx, 4xx) fails at once. Raises `NotificationError` naming only
+    Failures where the server certainly did not take the alert (connection refused or timed out,
+    429/5xx other than 504) are retried ``retries`` times with exponential backoff (``backoff``,
+    ``2*backoff``, ...; a ``Retry-After`` of up to 60 s is honoured). A POST that got no answer in
+    time (read timeout, 504) is *not* sent again here: the server may have it, so the error says
+    ``maybe_delivered`` and the caller decides, later, with the same ``idempotency_key`` (sent
+    as the ``Idempotency-Key`` header). Anything else (3xx, 4xx) fails at once. Raises `NotificationError` naming only
     the webhook's scheme and host.
     """
     label = webhook_label(url)
@@ -377,6 +395,8 @@ def send_webhook(
         raise NotificationError(f"webhook: {label}; set FUNNEL_ALERT_WEBHOOK_URL to an http(s) URL")
     body = json.dumps(payload, default=str, ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
     http = session or requests.Session()
     last_problem = "no attempt made"
     try:
@@ -384,15 +404,27 @@ def send_webhook(
             wait = backoff * (2**attempt)
             try:
                 response = http.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
-            except requests.Timeout:
-                last_problem = f"no answer within {timeout:g} s"
+            except requests.ConnectTimeout:
+                last_problem = f"could not connect within {timeout:g} s"
+            except requests.ReadTimeout:
+                raise NotificationError(
+                    f"webhook {label}: no answer within {timeout:g} s (the alert was sent and may have arrived)",
+                    maybe_delivered=True,
+                ) from None
             except requests.ConnectionError as exc:
                 last_problem = f"could not connect ({type(exc).__name__})"
+                if not _never_connected(exc):
+                    raise NotificationError(
+                        f"webhook {label}: the connection broke after the alert was sent ({type(exc).__name__})",
+                        maybe_delivered=True,
+                    ) from None
             else:
                 if 200 <= response.status_code < 300:
                     return response.status_code
                 snippet = scrub_text(" ".join(response.text[:200].split())) or ""
                 last_problem = f"HTTP {response.status_code}" + (f" ({snippet})" if snippet else "")
+                if response.status_code == 504:  # a gateway gave up waiting: the receiver may have it
+                    raise NotificationError(f"webhook {label} answered {last_problem}", maybe_delivered=True)
                 if response.status_code not in _RETRY_STATUSES:
                     raise NotificationError(
                         f"webhook {label} refused the alert: {last_problem}; check FUNNEL_ALERT_WEBHOOK_URL"
@@ -420,8 +452,12 @@ def send_email(
     password: str | None = None,
     starttls: bool = False,
     timeout: float = 10.0,
+    idempotency_key: str | None = None,
 ) -> None:
-    """Send a plain-text email through an SMTP server; raises `NotificationError` (no password in it)."""
+    """Send a plain-text email through an SMTP server; raises `NotificationError` (no password in it).
+
+    With an ``idempotency_key`` the Message-ID is derived from it, so a copy sent again is the
+    same message to mail clients (and it is in an ``Idempotency-Key`` header)."""
     to = [r.strip() for r in recipients if r and r.strip()]
     if not to:
         raise NotificationError("email: no recipients; set FUNNEL_ALERT_EMAIL_TO (comma-separated addresses)")
@@ -430,7 +466,12 @@ def send_email(
     message["To"] = ", ".join(to)
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "funnel-assets.local")
+    domain = sender.rpartition("@")[2] or "funnel-assets.local"
+    if idempotency_key:
+        message["Message-ID"] = f"<{idempotency_key}@{domain}>"
+        message["Idempotency-Key"] = idempotency_key
+    else:
+        message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(body)
     where = f"SMTP server {host}:{port}"
     try:
@@ -517,6 +558,7 @@ class Channels:
                 retries=self.webhook_retries,
                 backoff=self.webhook_backoff,
                 sleep=sleep,
+                idempotency_key=alert.idempotency_key,
             )
         elif channel == EMAIL:
             problems = [p for p in self.problems() if "SMTP" in p]
@@ -533,6 +575,7 @@ class Channels:
                 password=self.smtp_password or None,
                 starttls=self.smtp_starttls,
                 timeout=self.timeout,
+                idempotency_key=alert.idempotency_key,
             )
         else:  # pragma: no cover - programming error
             raise ValueError(f"unknown channel {channel!r}")
@@ -543,6 +586,30 @@ def split_addresses(text: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in re.split(r"[,;]", text or "") if part.strip())
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often an alert that could not be delivered is tried again.
+
+    After the n-th failed attempt on a channel the next one waits ``first_delay * 2**(n-1)``
+    seconds (at most ``max_delay``; the last one exactly ``window`` seconds after the first
+    failure); the alert is given up for that channel only when an attempt that late fails too
+    (24 hours by default). A POST that may have arrived (no answer in time) is sent again at most
+    ``unconfirmed_resends`` times, then taken as delivered without confirmation.
+    """
+
+    window: float = 24 * 3600.0
+    first_delay: float = 60.0
+    max_delay: float = 3600.0
+    unconfirmed_resends: int = 1
+
+    def delay(self, failed_attempts: int) -> float:
+        return min(self.first_delay * 2 ** max(failed_attempts - 1, 0), self.max_delay)
+
+
+def _utc(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+
+
 @dataclass
 class Delivery:
     """What one `deliver` call did (for the sensor's log and its skip/summary text)."""
@@ -550,22 +617,33 @@ class Delivery:
     sent: list[tuple[str, str]] = field(default_factory=list)  # (alert key, channel)
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (key, channel, error): will retry
     gave_up: list[tuple[str, str, str]] = field(default_factory=list)  # (key, channel, error): dropped
+    unconfirmed: list[tuple[str, str, str]] = field(default_factory=list)  # (key, channel, error): sent, no answer
     deferred: list[tuple[str, str]] = field(default_factory=list)  # channel down / out of time: not tried
+    waiting: list[tuple[str, str, float]] = field(default_factory=list)  # (key, channel, next attempt): backing off
     pending: list[dict[str, Any]] = field(default_factory=list)  # for the cursor
 
     def summary(self) -> str:
         parts = [f"{len(self.sent)} notification(s) sent"]
         if self.failed:
             parts.append(
-                f"{len(self.failed)} failed and will be retried on the next tick ("
+                f"{len(self.failed)} failed and will be retried ("
                 + "; ".join(f"{channel}: {error}" for _, channel, error in self.failed[:3])
                 + ")"
             )
+        if self.unconfirmed:
+            parts.append(
+                f"{len(self.unconfirmed)} sent without an answer, taken as delivered ("
+                + "; ".join(f"{key} by {channel}" for key, channel, _ in self.unconfirmed[:3])
+                + ")"
+            )
+        if self.waiting:
+            soonest = min(at for _, _, at in self.waiting)
+            parts.append(f"{len(self.waiting)} waiting to be retried (next at {_utc(soonest)})")
         if self.deferred:
             parts.append(f"{len(self.deferred)} waiting for the next tick")
         if self.gave_up:
             parts.append(
-                f"{len(self.gave_up)} given up after the last retry ("
+                f"{len(self.gave_up)} GIVEN UP, not delivered ("
                 + "; ".join(f"{key} by {channel}: {error}" for key, channel, error in self.gave_up[:3])
                 + ")"
             )
@@ -575,47 +653,69 @@ class Delivery:
 MAX_PENDING = 200
 
 
+def _owed_channels(entry: Mapping[str, Any], configured: Sequence[str], now: float) -> dict[str, dict[str, Any]]:
+    """A pending entry's channels still owed, each with its retry state (older cursors kept a
+    plain list of channels and one attempt count: read as due now)."""
+    owed = entry.get("owed")
+    if isinstance(owed, Mapping):
+        states = {c: dict(state) for c, state in owed.items()}
+    else:
+        states = {
+            c: {"attempts": int(entry.get("attempts", 0)), "first_failed_at": now, "next_at": now, "error": entry.get("error")}
+            for c in entry.get("channels", [])
+        }
+    return {c: state for c, state in states.items() if c in configured}
+
+
 def deliver(
     new_alerts: Iterable[Alert],
     pending: Sequence[Mapping[str, Any]],
     channels: Channels,
     *,
-    max_attempts: int = 5,
+    policy: RetryPolicy = RetryPolicy(),
+    now: Callable[[], float] = time.time,
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Delivery:
     """Send each new alert to every configured channel once; retry what is pending from earlier.
 
-    ``pending`` entries (from a previous call's ``Delivery.pending``) carry the alert, the
-    channels still owed, and the attempts made. A channel that fails is owed again next time
-    until ``max_attempts`` attempts were made, then the alert is given up for that channel
-    (reported in ``gave_up``). A channel that failed once in this call is not tried again for
-    the other alerts of this call (they wait, without using up an attempt), and nothing new is
-    started after ``deadline`` (a ``clock()`` value), so a dead server cannot stall a sensor.
-    Channels no longer configured are dropped from pending entries.
+    ``pending`` entries (from a previous call's ``Delivery.pending``, kept in the sensor's cursor,
+    which the Dagster instance stores: they survive a daemon restart) carry the alert and, per
+    channel still owed, the failed attempts, the first failure's time and when to try next
+    (``now()``, wall-clock seconds). A failed channel is tried again after an exponential backoff
+    (`RetryPolicy`) until its window is over, then the alert is given up for that channel
+    (``gave_up``: the sensor logs it as an error). A POST that may have arrived is re-sent at most
+    ``policy.unconfirmed_resends`` times (``unconfirmed`` after that). A channel that failed once in
+    this call is not tried again for the other alerts of this call (they wait, without using up
+    an attempt), and nothing new is started after ``deadline`` (a ``clock()`` value), so a dead
+    server cannot stall a sensor. Channels no longer configured are dropped from pending entries.
     """
     configured = channels.names()
+    started = now()
     work: list[dict[str, Any]] = []
     for entry in pending:
-        owed = [c for c in entry.get("channels", []) if c in configured]
+        owed = _owed_channels(entry, configured, started)
         if owed:
-            work.append({"alert": dict(entry["alert"]), "channels": owed, "attempts": int(entry.get("attempts", 0)), "error": entry.get("error")})
+            work.append({"alert": dict(entry["alert"]), "owed": owed})
     known = {entry["alert"]["key"] for entry in work}
     for alert in new_alerts:
         if alert.key not in known:
             known.add(alert.key)
-            work.append({"alert": alert.to_dict(), "channels": list(configured), "attempts": 0, "error": None})
+            work.append({"alert": alert.to_dict(), "owed": {c: {"attempts": 0} for c in configured}})
 
     result = Delivery()
     down: dict[str, str] = {}
     for entry in work:
         alert = Alert.from_dict(entry["alert"])
-        owed: list[str] = []
-        failed_now: dict[str, str] = {}
-        for channel in entry["channels"]:
+        still_owed: dict[str, dict[str, Any]] = {}
+        for channel, state in entry["owed"].items():
+            if state.get("next_at") is not None and float(state["next_at"]) > started:
+                still_owed[channel] = state
+                result.waiting.append((alert.key, channel, float(state["next_at"])))
+                continue
             if channel in down or (deadline is not None and clock() > deadline):
-                owed.append(channel)
+                still_owed[channel] = state
                 result.deferred.append((alert.key, channel))
                 continue
             try:
@@ -623,30 +723,38 @@ def deliver(
             except NotificationError as exc:
                 message = str(exc)
                 down[channel] = message
-                owed.append(channel)
-                failed_now[channel] = message
+                failed_at = now()
+                attempts = int(state.get("attempts", 0)) + 1
+                first = float(state.get("first_failed_at") or failed_at)
+                unanswered = int(state.get("unanswered", 0)) + (1 if exc.maybe_delivered else 0)
+                if exc.maybe_delivered and unanswered > policy.unconfirmed_resends:
+                    result.unconfirmed.append(
+                        (alert.key, channel, f"{message}; sent {unanswered} times with idempotency key {alert.idempotency_key}, not again")
+                    )
+                    continue
+                if failed_at >= first + policy.window:
+                    hours = (failed_at - first) / 3600
+                    result.gave_up.append(
+                        (alert.key, channel, f"{message} (failed {attempts} times over {hours:.1f} h since {_utc(first)})")
+                    )
+                    continue
+                next_at = min(failed_at + policy.delay(attempts), first + policy.window)  # the last try at the window's end
+                result.failed.append((alert.key, channel, f"{message} (attempt {attempts}; next at {_utc(next_at)})"))
+                still_owed[channel] = {
+                    "attempts": attempts,
+                    "first_failed_at": first,
+                    "next_at": next_at,
+                    "unanswered": unanswered,
+                    "error": message,
+                }
             else:
                 result.sent.append((alert.key, channel))
-        attempts = entry["attempts"] + (1 if failed_now else 0)
-        for channel, message in failed_now.items():
-            if attempts >= max_attempts:
-                result.gave_up.append((alert.key, channel, f"{message} (attempt {attempts} of {max_attempts})"))
-                owed.remove(channel)
-            else:
-                result.failed.append((alert.key, channel, f"{message} (attempt {attempts} of {max_attempts})"))
-        if owed:
-            result.pending.append(
-                {
-                    "alert": entry["alert"],
-                    "channels": owed,
-                    "attempts": attempts,
-                    "error": "; ".join(failed_now.values()) or entry.get("error"),
-                }
-            )
+        if still_owed:
+            result.pending.append({"alert": entry["alert"], "owed": still_owed})
     if len(result.pending) > MAX_PENDING:
         dropped = result.pending[: len(result.pending) - MAX_PENDING]
         result.pending = result.pending[-MAX_PENDING:]
         for entry in dropped:
-            for channel in entry["channels"]:
+            for channel in entry["owed"]:
                 result.gave_up.append((entry["alert"]["key"], channel, f"more than {MAX_PENDING} alerts waiting"))
     return result

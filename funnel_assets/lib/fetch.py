@@ -18,9 +18,10 @@ What is checked:
   and missing required columns are reported without retrying (they will not fix
   themselves).
 
-Secrets never appear in messages: query parameters named like token/key/secret/
+Secrets never appear in messages or log lines: query parameters named like token/key/secret/
 password/auth are replaced by ``***`` in every URL or text we print, and the values of
-secret parameters and auth headers are scrubbed from any text we quote.
+secret parameters, auth headers and the caller's ``secrets`` (a token in a parameter with any
+name) are scrubbed by value, plain or URL-encoded, from any text we quote.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import requests
+
+from funnel_assets.lib.redact import scrub_secrets
 
 __all__ = [
     "EmptyCSVError",
@@ -212,16 +215,8 @@ def _redact_text(text: str, secrets: Sequence[str] = ()) -> str:
 
 
 def _scrub_secrets(text: str, secrets: Sequence[str]) -> str:
-    """Replace every occurrence of the known secret values (plain or URL-quoted)."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-        quoted = urllib.parse.quote(secret, safe="")
-        if quoted != secret:
-            text = text.replace(quoted, REDACTED)
-        quoted_plus = urllib.parse.quote_plus(secret, safe="")
-        if quoted_plus not in (secret, quoted):
-            text = text.replace(quoted_plus, REDACTED)
-    return text
+    """Replace every occurrence of the known secret values (plain or URL-encoded)."""
+    return scrub_secrets(text, secrets)
 
 
 def _secret_values(
@@ -740,6 +735,8 @@ def fetch_csv(
     required_columns: Sequence[str] = (),
     what: str = "CSV export",
     sleep: Callable[[float], object] = time.sleep,
+    secrets: Sequence[str] = (),
+    warn: Callable[[str], object] | None = None,
 ) -> FetchedCSV:
     """Fetch a CSV export from an http(s) URL or a local file and check it is complete.
 
@@ -762,6 +759,12 @@ def fetch_csv(
             (e.g. ``"Leads sheet"``).
         sleep: called with the number of seconds to wait between attempts (inject a
             no-op in tests).
+        secrets: values that must never be printed, whatever carries them (e.g. an access
+            token in a query parameter whose name does not look secret, such as ``access``):
+            scrubbed by value from the location, every retry warning and every error.
+        warn: called with each retry warning (secrets scrubbed), e.g. a Dagster step's
+            ``context.log.warning`` so the retry shows in the run's log; default: this
+            module's logger.
 
     Returns:
         A `FetchedCSV` with the raw bytes, the redacted location, the header, the UTC
@@ -779,7 +782,7 @@ def fetch_csv(
     scheme = match["scheme"].lower() if match else ""
     if not scheme or scheme == "file":
         return _read_local(location, required_columns, what)
-    secrets = _secret_values(location, headers, params)
+    secrets = [*_secret_values(location, headers, params), *(s for s in secrets if s)]
     try:
         prepared_url = requests.Request("GET", location, params=params).prepare().url or location
     except requests.RequestException as exc:
@@ -819,10 +822,11 @@ def fetch_csv(
                     delay = backoff * 2 ** (attempts - 1)
                     if problem.retry_after is not None:
                         delay = max(delay, problem.retry_after)
-                    log.warning(
-                        "%s: attempt %d of %d for %s failed: %s; retrying in %.1f s",
-                        what, attempts, retries + 1, shown, problem.problem, delay,
-                    )
+                    (warn or log.warning)(_scrub_secrets(
+                        f"{what}: attempt {attempts} of {retries + 1} for {shown} failed: "
+                        f"{problem.problem}; retrying in {delay:.1f} s",
+                        secrets,
+                    ))
                     sleep(delay)
                     continue
                 raise _public_error(problem, what=what, shown=shown, attempts=attempts,

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from funnel_assets.defs.alerts.resources import AlertChannelResource
+from funnel_assets.defs.alerts import sensors as sensors_module
 from funnel_assets.defs.alerts.sensors import check_failure_alerts, run_failure_alerts
 from funnel_assets.definitions import defs as project_defs
 from funnel_assets_tests.http_server import LocalHTTPServer, ScriptedResponse
@@ -179,6 +180,10 @@ class Ticker:
             self.cursors[sensor.name] = data.cursor
             self.skips[sensor.name] = data.skip_message
 
+    def with_cursors(self, cursors: dict[str, str | None]) -> "Ticker":
+        self.cursors = dict(cursors)
+        return self
+
     def state(self, sensor) -> dict:
         return json.loads(self.cursors[sensor.name])
 
@@ -330,7 +335,22 @@ def test_email_without_recipients_is_a_clear_configuration_problem(instance):
     assert "FUNNEL_ALERT_EMAIL_TO is empty" in ticker.skips["run_failure_alerts"]
 
 
-def test_an_undelivered_alert_is_retried_on_the_next_tick_and_sent_once(instance, webhook, smtp):
+@pytest.fixture
+def clock(monkeypatch):
+    """The sensors' wall clock, moved by the test (a minute per tick, as the daemon ticks)."""
+
+    class Clock:
+        now = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+
+        def __call__(self) -> float:
+            return self.now
+
+    fake = Clock()
+    monkeypatch.setattr(sensors_module, "wall_clock", fake)
+    return fake
+
+
+def test_an_undelivered_alert_is_retried_after_a_backoff_and_sent_once(instance, webhook, smtp, clock):
     ticker = Ticker(instance, channel(webhook, smtp))
     ticker.tick()
     fail_crm_dump(instance)
@@ -338,33 +358,92 @@ def test_an_undelivered_alert_is_retried_on_the_next_tick_and_sent_once(instance
     ticker.tick(run_failure_alerts)
     assert len(webhook.requests_for(HOOK)) == 1 and posts(webhook)[0]["kind"] == "run_failed"
     assert len(smtp.received) == 1  # email went through on the first tick
-    assert "will be retried on the next tick" in ticker.skips["run_failure_alerts"]
+    assert "will be retried" in ticker.skips["run_failure_alerts"]
     [pending] = ticker.state(run_failure_alerts)["pending"]
-    assert pending["channels"] == ["webhook"] and pending["attempts"] == 1
+    assert list(pending["owed"]) == ["webhook"] and pending["owed"]["webhook"]["attempts"] == 1
 
+    clock.now += 30
+    ticker.tick(run_failure_alerts)  # not yet: backing off
+    assert len(webhook.requests_for(HOOK)) == 1 and "waiting to be retried" in ticker.skips["run_failure_alerts"]
+    clock.now += 30
     ticker.tick(run_failure_alerts)  # the webhook is back
     assert len(webhook.requests_for(HOOK)) == 2 and len(smtp.received) == 1
     assert ticker.state(run_failure_alerts)["pending"] == []
+    clock.now += 60
     ticker.tick(run_failure_alerts)
     assert len(webhook.requests_for(HOOK)) == 2 and len(smtp.received) == 1
 
 
-def test_a_dead_smtp_server_is_retried_then_given_up(instance, webhook):
+def test_a_channel_down_longer_than_five_attempts_gets_the_alert_once_it_is_back_even_after_a_restart(instance, webhook, clock):
+    """Down for 7 attempts (about two hours; the sensors used to give up after 5), then up."""
+    ticker = Ticker(instance, channel(webhook))
+    ticker.tick(run_failure_alerts)
+    fail_crm_dump(instance)
+    webhook.enqueue(HOOK, *[ScriptedResponse(status=503, body="maintenance") for _ in range(7)])
+    for minute in range(4 * 60):
+        if minute == 30:  # the daemon restarts: a new process, only the stored cursor carries over
+            ticker = Ticker(instance, channel(webhook)).with_cursors(json.loads(json.dumps(ticker.cursors)))
+        ticker.tick(run_failure_alerts)
+        assert "GIVEN UP" not in ticker.skips["run_failure_alerts"]
+        clock.now += 60
+    received = posts(webhook)
+    assert len(received) == 8 and ticker.state(run_failure_alerts)["pending"] == []
+    assert len({p["idempotency_key"] for p in received}) == 1
+    assert len(webhook.requests_for(HOOK)) == 8  # 7 refused + 1 delivered: each attempt after a growing pause
+
+
+def test_a_slow_webhook_gets_the_alert_once_or_twice_not_on_every_tick(instance, webhook, clock):
+    """The receiver takes each POST but answers after our timeout."""
+    webhook.set_default(HOOK, ScriptedResponse(status=200, body="ok", content_type="text/plain", delay=0.6))
+    ticker = Ticker(instance, channel(webhook, timeout_seconds=0.25, webhook_retries=2))
+    ticker.tick(run_failure_alerts)
+    fail_crm_dump(instance)
+    times = []
+    for _ in range(30):
+        before = len(webhook.requests_for(HOOK))
+        ticker.tick(run_failure_alerts)
+        if len(webhook.requests_for(HOOK)) > before:
+            times.append(clock.now)
+        clock.now += 60
+    requests = webhook.requests_for(HOOK)
+    assert 1 <= len(requests) <= 2, len(requests)
+    assert len({r.header("Idempotency-Key") for r in requests} | {r.json()["idempotency_key"] for r in requests}) == 1
+    assert all(b - a >= 60 for a, b in zip(times, times[1:]))  # backoff between attempts
+    assert ticker.state(run_failure_alerts)["pending"] == []
+
+
+def test_a_dead_smtp_server_is_given_up_only_after_the_retry_window_with_an_error(instance, webhook, clock, capsys):
     with LocalSMTPServer() as dead:
         port = dead.port  # stopped on exit: nothing listens there any more
-    ticker = Ticker(instance, channel(webhook, smtp_host="127.0.0.1", smtp_port=str(port), max_attempts=2))
+    ticker = Ticker(instance, channel(webhook, smtp_host="127.0.0.1", smtp_port=str(port), retry_hours="0.25"))
     ticker.tick()
     run_leads_checks(instance)
     ticker.tick(check_failure_alerts)
     assert len(posts(webhook)) == 2  # the webhook got both check alerts
     state = ticker.state(check_failure_alerts)
-    assert sorted((p["channels"], p["attempts"]) for p in state["pending"]) == [(["email"], 0), (["email"], 1)]
+    assert sorted(p["owed"]["email"].get("attempts") for p in state["pending"]) == [0, 1]
     assert f"could not talk to SMTP server 127.0.0.1:{port}" in ticker.skips["check_failure_alerts"]
 
-    given_up = []
-    for _ in range(3):  # one alert per tick tries the dead server; the others wait their turn
+    given_up_at = []
+    started = clock.now
+    for _ in range(40):
+        clock.now += 60
         ticker.tick(check_failure_alerts)
-        given_up.append("given up" in ticker.skips["check_failure_alerts"])
-    assert given_up == [True, False, True]
+        if "GIVEN UP" in ticker.skips["check_failure_alerts"]:
+            given_up_at.append(clock.now - started)
+    # each alert is given up 15 minutes (the window) after its own first failure, not before
+    assert len(given_up_at) == 2 and all(15 * 60 <= t <= 17 * 60 for t in given_up_at), given_up_at
     assert ticker.state(check_failure_alerts)["pending"] == []
     assert len(posts(webhook)) == 2  # never re-sent to the channel that worked
+    logged = capsys.readouterr().err  # the sensor's log (the daemon keeps it with the tick)
+    errors = [line for line in logged.splitlines() if " - ERROR - " in line and "GIVEN UP" in line]
+    assert len(errors) == 2 and all("by email" in e for e in errors), logged[-2000:]
+
+
+def test_retry_hours_setting_is_validated_and_defaults_to_a_day():
+    assert channel(retry_hours="").retry_policy().window == 24 * 3600
+    assert channel(retry_hours="48").retry_policy().window == 48 * 3600
+    for bad in ("a day", "0", "-3"):
+        with pytest.raises(ValueError, match="FUNNEL_ALERT_RETRY_HOURS"):
+            channel(retry_hours=bad).retry_policy()
+    assert project_defs().resources["alert_channel"].retry_hours.env_var_name == "FUNNEL_ALERT_RETRY_HOURS"

@@ -2,6 +2,7 @@
 also misbehaves, on SQLite and Postgres. A dump that is not usable fails the asset and the
 previous snapshot stays untouched."""
 
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -188,6 +189,23 @@ def test_token_in_query_parameter_with_custom_name(server, dumps, tmp_path):
     assert req.query_value("access") == TOKEN and req.header("Authorization") is None
     assert TOKEN not in events_text(result)  # "access" does not look secret: scrubbed by value
     assert table(url, "sales").height == lib.parse_sales(dumps["sales"]).frame.height
+
+
+def test_query_token_with_an_ordinary_name_stays_out_of_retry_warnings(server, dumps, tmp_path, caplog):
+    """A retry warning names the URL it retries: with the token in ``?access=`` (a name that does
+    not look secret) it used to print the token into the run's log. Now the warning is in the
+    step's log (the UI shows the retry) with the token scrubbed by value."""
+    caplog.set_level(logging.INFO)  # (urllib3's own DEBUG lines quote request paths; off unless asked for)
+    server.enqueue("/api/dumps/sales.csv", ScriptedResponse(status=503, body="busy"), ScriptedResponse.csv(dumps["sales"]))
+    crm = CrmResource(**http_kw(server, token=TOKEN, token_placement="query", token_name="access", retries=2, backoff_seconds=0))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([SALES], instance=instance, resources={
+            "crm": crm, "warehouse": WarehouseResource(url=f"sqlite:///{tmp_path / 'w.sqlite'}")})
+        records = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
+    assert result.success
+    assert [r.query_value("access") for r in server.requests_for("/api/dumps/sales.csv")] == [TOKEN, TOKEN]
+    assert TOKEN not in records and TOKEN not in caplog.text
+    assert "attempt 1 of 3" in records and "access=***" in records
 
 
 def test_custom_header_without_prefix(server, dumps, tmp_path):

@@ -19,6 +19,7 @@ from funnel_assets.lib.alerts import (
     Alert,
     Channels,
     NotificationError,
+    RetryPolicy,
     check_failed_alert,
     deliver,
     email_subject,
@@ -374,45 +375,127 @@ def test_deliver_sends_each_alert_once_per_channel(webhook, smtp_server):
     assert result.summary() == "4 notification(s) sent"
 
 
+class Clock:
+    """Wall-clock time the test moves by hand (seconds since the epoch)."""
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01 00:00 UTC
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_deliver_keeps_failed_channels_pending_and_retries_only_them(webhook, smtp_server):
     webhook.enqueue(HOOK, ScriptedResponse(status=500))
     channels = _channels(webhook, smtp_server)
-    first = deliver(_alerts(2), [], channels, max_attempts=3, sleep=no_sleep)
+    clock = Clock()
+    first = deliver(_alerts(2), [], channels, now=clock, sleep=no_sleep)
     # the webhook failed on the first alert: it is not tried again for the second in this call
     assert len(webhook.requests_for(HOOK)) == 1 and len(smtp_server.received) == 2
     assert [(k, c) for k, c, _ in first.failed] == [("run:r0", "webhook")]
     assert first.deferred == [("run:r1", "webhook")]
-    assert [(p["alert"]["key"], p["channels"], p["attempts"]) for p in first.pending] == [
-        ("run:r0", ["webhook"], 1),
-        ("run:r1", ["webhook"], 0),
+    assert [(p["alert"]["key"], p["owed"]) for p in first.pending] == [
+        ("run:r0", {"webhook": {"attempts": 1, "first_failed_at": clock.now, "next_at": clock.now + 60, "unanswered": 0,
+                                "error": first.failed[0][2].split(" (attempt")[0]}}),
+        ("run:r1", {"webhook": {"attempts": 0}}),
     ]
-    assert "will be retried on the next tick" in first.summary()
+    assert "will be retried" in first.summary()
 
-    second = deliver([], json.loads(json.dumps(first.pending)), channels, max_attempts=3, sleep=no_sleep)
+    clock.now += 30  # the failed one waits for its backoff; the deferred one goes now
+    second = deliver([], json.loads(json.dumps(first.pending)), channels, now=clock, sleep=no_sleep)
+    assert second.sent == [("run:r1", "webhook")] and [(k, c) for k, c, _ in second.waiting] == [("run:r0", "webhook")]
+    clock.now += 30
+    third = deliver([], second.pending, channels, now=clock, sleep=no_sleep)
     assert len(webhook.requests_for(HOOK)) == 3 and len(smtp_server.received) == 2  # email not sent again
-    assert second.pending == [] and sorted(second.sent) == [("run:r0", "webhook"), ("run:r1", "webhook")]
+    assert third.pending == [] and third.sent == [("run:r0", "webhook")]
 
 
-def test_deliver_gives_up_after_max_attempts(webhook):
-    webhook.set_default(HOOK, ScriptedResponse(status=500))
+def test_retries_back_off_exponentially_and_survive_a_down_channel_longer_than_five_attempts(webhook):
+    """Down for 8 attempts (the old limit was 5), then up: delivered, once."""
+    clock = Clock()
+    sent_at: list[float] = []
+
+    def answer(request):
+        sent_at.append(clock.now)
+        return ScriptedResponse(status=503 if len(sent_at) <= 8 else 200)
+
+    webhook.set_default(HOOK, answer)
     channels = _channels(webhook, None)
     pending: list = []
-    outcomes = []
-    for tick in range(3):
-        result = deliver(_alerts(1) if tick == 0 else [], pending, channels, max_attempts=3, sleep=no_sleep)
+    delivered = []
+    for tick in range(24 * 60):  # a sensor tick a minute for a day
+        result = deliver(_alerts(1) if tick == 0 else [], json.loads(json.dumps(pending)), channels, now=clock, sleep=no_sleep)
         pending = result.pending
-        outcomes.append((len(result.failed), len(result.gave_up), len(pending)))
-    assert outcomes == [(1, 0, 1), (1, 0, 1), (0, 1, 0)]
-    assert len(webhook.requests_for(HOOK)) == 3
-    assert "given up after the last retry" in result.summary()
+        delivered += result.sent
+        assert not result.gave_up
+        clock.now += 60
+    assert delivered == [("run:r0", "webhook")] and pending == []
+    gaps = [b - a for a, b in zip(sent_at, sent_at[1:])]
+    assert gaps == [60, 120, 240, 480, 960, 1920, 3600, 3600]  # doubling, at most an hour apart
+
+
+def test_an_alert_is_given_up_only_after_the_retry_window(webhook):
+    clock = Clock()
+    channels = _channels(closed_port_url("/hook"), None)
+    policy = RetryPolicy(window=24 * 3600)
+    pending: list = []
+    first_failure = clock.now
+    gave_up_at = None
+    attempts = 0
+    for tick in range(26 * 60):
+        result = deliver(_alerts(1) if tick == 0 else [], pending, channels, policy=policy, now=clock, sleep=no_sleep)
+        attempts += len(result.failed) + len(result.gave_up)
+        pending = result.pending
+        if result.gave_up:
+            gave_up_at = clock.now
+            [(key, channel, error)] = result.gave_up
+            assert (key, channel) == ("run:r0", "webhook") and "over 24.0 h" in error, error
+            assert "GIVEN UP" in result.summary()
+            break
+        clock.now += 60
+    assert gave_up_at is not None and pending == []
+    assert gave_up_at - first_failure == 24 * 3600  # tried until the window's very end, not a tick less
+    assert 25 <= attempts <= 33  # backing off, not a try every minute (1440)
+
+
+def test_a_slow_channel_gets_the_alert_at_most_twice_with_one_idempotency_key(webhook):
+    """The receiver takes the POST but answers after our timeout: re-sent once, after a backoff,
+    with the same key; then taken as delivered."""
+    clock = Clock()
+    sent_at: list[float] = []
+
+    def slow(request):
+        sent_at.append(clock.now)
+        return ScriptedResponse(status=200, delay=0.5)
+
+    webhook.set_default(HOOK, slow)
+    channels = Channels(webhook_url=webhook.url(HOOK), timeout=0.2, webhook_retries=2)
+    pending: list = []
+    unconfirmed = []
+    for tick in range(120):
+        result = deliver(_alerts(1) if tick == 0 else [], pending, channels, now=clock, sleep=no_sleep)
+        pending = result.pending
+        unconfirmed += result.unconfirmed
+        clock.now += 60
+    posts = webhook.requests_for(HOOK)
+    assert len(posts) == 2 and pending == [] and [(k, c) for k, c, _ in unconfirmed] == [("run:r0", "webhook")]
+    keys = {p.json()["idempotency_key"] for p in posts} | {p.header("Idempotency-Key") for p in posts}
+    assert keys == {_alerts(1)[0].idempotency_key}
+    assert sent_at[1] - sent_at[0] >= 60  # backoff between the attempts, not an immediate retry
+
+
+def test_old_cursor_entries_are_still_retried(webhook, smtp_server):
+    pending = [{"alert": _alerts(1)[0].to_dict(), "channels": ["webhook"], "attempts": 3, "error": "HTTP 500"}]
+    result = deliver([], pending, _channels(webhook, smtp_server), sleep=no_sleep)
+    assert result.sent == [("run:r0", "webhook")] and result.pending == [] and smtp_server.received == []
 
 
 def test_deliver_drops_channels_no_longer_configured_and_respects_the_deadline(webhook, smtp_server):
-    pending = [{"alert": _alerts(1)[0].to_dict(), "channels": ["email"], "attempts": 1}]
+    pending = [{"alert": _alerts(1)[0].to_dict(), "owed": {"email": {"attempts": 1}}}]
     result = deliver([], pending, _channels(webhook, None), sleep=no_sleep)
     assert result.pending == [] and result.sent == [] and smtp_server.received == []
 
     ticks = iter([0.0, 100.0, 100.0, 100.0])
     result = deliver(_alerts(2), [], _channels(webhook, None), deadline=50.0, clock=lambda: next(ticks), sleep=no_sleep)
     assert result.sent == [("run:r0", "webhook")] and result.deferred == [("run:r1", "webhook")]
-    assert result.pending[0]["attempts"] == 0
+    assert result.pending[0]["owed"] == {"webhook": {"attempts": 0}}

@@ -369,6 +369,21 @@ def test_token_in_query_string_is_redacted(server: LocalHTTPServer, sleeps: Slee
     assert SECRET not in str(info.value) and "api_key=***" in str(info.value)
 
 
+def test_secret_in_a_parameter_with_any_name_is_scrubbed_by_value(server: LocalHTTPServer, sleeps: Sleeps) -> None:
+    token = "Zx9-crm/T0ken+value"  # URL-encoded on the wire
+    server.enqueue("/crm/export", ScriptedResponse(status=503), ScriptedResponse.csv(CSV))
+    warnings: list[str] = []
+    got = fetch_csv(server.url("/crm/export"), params={"access": token}, secrets=[token], sleep=sleeps, warn=warnings.append)
+    assert [r.query_value("access") for r in server.requests] == [token, token]
+    assert len(warnings) == 1 and "attempt 1 of 4" in warnings[0] and "access=***" in warnings[0]
+    assert "T0ken" not in warnings[0] and "T0ken" not in got.location
+
+    server.set_default("/crm/export", ScriptedResponse(status=502, body=f"upstream refused {token}"))
+    with pytest.raises(FetchError) as info:
+        fetch_csv(server.url("/crm/export"), params={"access": token}, secrets=[token], retries=1, sleep=sleeps, warn=warnings.append)
+    assert "T0ken" not in str(info.value) and "T0ken" not in info.value.location and "T0ken" not in "".join(warnings)
+
+
 def test_token_redacted_from_connection_errors(sleeps: Sleeps) -> None:
     url = closed_port_url(f"/crm/export?access_token={SECRET}")
     with pytest.raises(FetchError) as info:

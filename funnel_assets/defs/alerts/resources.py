@@ -7,7 +7,7 @@ Every field comes from an environment variable (see README, "Alerts"); with all 
 import dagster as dg
 from pydantic import Field
 
-from funnel_assets.lib.alerts import SEVERITIES, Channels, parse_bool, severity_at_least, split_addresses
+from funnel_assets.lib.alerts import SEVERITIES, Channels, RetryPolicy, parse_bool, severity_at_least, split_addresses
 
 DEFAULT_UI_BASE_URL = "http://127.0.0.1:3000"
 
@@ -34,7 +34,23 @@ class AlertChannelResource(dg.ConfigurableResource):
     timeout_seconds: float = Field(default=10.0, description="Per-request timeout for the webhook and the SMTP server")
     webhook_retries: int = Field(default=2, description="Immediate retries of a webhook POST (429/5xx/timeouts) within one tick")
     webhook_backoff_seconds: float = Field(default=1.0, description="First wait between webhook retries; doubles each time")
-    max_attempts: int = Field(default=5, description="Ticks on which an undelivered alert is tried before it is given up")
+    retry_hours: str = Field(
+        default="24",
+        description="How long an undelivered alert is retried (with a growing delay) before it is given up; empty = 24",
+    )
+    retry_first_delay_seconds: float = Field(default=60.0, description="Wait before the first retry; doubles each time")
+    retry_max_delay_seconds: float = Field(default=3600.0, description="Longest wait between two retries")
+
+    def retry_policy(self) -> RetryPolicy:
+        """The retry window and backoff; a malformed FUNNEL_ALERT_RETRY_HOURS is a clear error."""
+        text = (self.retry_hours or "").strip() or "24"
+        try:
+            hours = float(text)
+        except ValueError:
+            hours = -1.0
+        if not 0 < hours <= 24 * 31:
+            raise ValueError(f"FUNNEL_ALERT_RETRY_HOURS: {self.retry_hours!r} is not a number of hours between 0 and 744 (e.g. 24)")
+        return RetryPolicy(window=hours * 3600, first_delay=self.retry_first_delay_seconds, max_delay=self.retry_max_delay_seconds)
 
     def channels(self) -> Channels:
         """The validated channel settings; a malformed port or yes/no value is a clear error."""
@@ -91,6 +107,7 @@ def resources() -> dg.Definitions:
                 email_to=dg.EnvVar("FUNNEL_ALERT_EMAIL_TO"),
                 ui_base_url=dg.EnvVar("FUNNEL_UI_BASE_URL"),
                 min_check_severity=dg.EnvVar("FUNNEL_ALERT_MIN_CHECK_SEVERITY"),
+                retry_hours=dg.EnvVar("FUNNEL_ALERT_RETRY_HOURS"),
             )
         }
     )

@@ -9,10 +9,14 @@
   the asset's checks. Non-blocking checks leave their run green, so only this sensor sees them.
 
 Both sensors keep their own JSON cursor: where they are in the history, plus the alerts that
-could not be delivered yet (webhook answering 500, SMTP server down). Those are retried on the
-next ticks, only on the channel that failed, until ``max_attempts`` (5) attempts were made, then
-given up with an error in the sensor's log. A tick never raises for a delivery problem (that
-would lose the cursor and re-send what did go out); its log and its tick message say what failed.
+could not be delivered yet (webhook answering 500, SMTP server down). Dagster stores the cursor in
+the instance, so they survive a daemon restart. They are retried only on the channel that failed,
+with a growing delay (1, 2, 4 ... minutes, at most an hour apart) for FUNNEL_ALERT_RETRY_HOURS
+(24 h by default) after the first failure, then given up with an ERROR in the sensor's log and
+"GIVEN UP" in the tick's message (the UI's sensor page). Each alert carries an idempotency key
+(payload and ``Idempotency-Key`` header); a webhook that takes the POST but answers too slowly
+gets it once more at most. A tick never raises for a delivery problem (that would lose the cursor
+and re-send what did go out); its log and its tick message say what failed.
 On their very first tick, and while no channel is configured, they start from "now": failures
 from before are not sent (the run history in the UI has them), so nothing floods in later.
 
@@ -56,12 +60,30 @@ def _partition_of(tags: Mapping[str, str]) -> str | None:
     return None
 
 
+def wall_clock() -> float:
+    """Now, in seconds since the epoch (the retry schedule in the cursor; tests replace it)."""
+    return time.time()
+
+
+def _deliver(alerts: list[Alert], state: Mapping[str, Any], channels, alert_channel: AlertChannelResource) -> Delivery:
+    return deliver(
+        alerts,
+        state.get("pending", []),
+        channels,
+        policy=alert_channel.retry_policy(),
+        now=wall_clock,
+        deadline=time.monotonic() + SEND_BUDGET_SECONDS,
+    )
+
+
 def _finish(context: dg.SensorEvaluationContext, delivery: Delivery, cursor: dict[str, Any], found: str) -> dg.SensorResult:
     """Log what happened (errors as errors: nothing fails silently) and keep the cursor."""
     for key, channel, error in delivery.failed:
-        context.log.warning(f"alert {key} by {channel} not delivered, will retry on the next tick: {error}")
+        context.log.warning(f"alert {key} by {channel} not delivered, will be retried: {error}")
+    for key, channel, error in delivery.unconfirmed:
+        context.log.warning(f"alert {key} by {channel} got no answer, taken as delivered: {error}")
     for key, channel, error in delivery.gave_up:
-        context.log.error(f"alert {key} by {channel} given up: {error}")
+        context.log.error(f"alert {key} by {channel} GIVEN UP, not delivered: {error}")
     summary = f"{found}; {delivery.summary()}"
     context.log.info(summary)
     return dg.SensorResult(skip_reason=summary, cursor=json.dumps(cursor, sort_keys=True))
@@ -125,7 +147,7 @@ def _run_alert(instance: dg.DagsterInstance, record, ui_base_url: str) -> Alert:
     description=(
         "Sends one alert per failed run (any job on this instance) to the configured webhook and/or email: "
         "job, partition, failed steps and errors, and a link to the run. Undelivered alerts are retried on "
-        "the next ticks. Configure with FUNNEL_ALERT_* (see README, Alerts)."
+        "the next ticks for FUNNEL_ALERT_RETRY_HOURS (24 h), with a growing delay. Configure with FUNNEL_ALERT_* (see README, Alerts)."
     ),
 )
 def run_failure_alerts(context: dg.SensorEvaluationContext, alert_channel: AlertChannelResource):
@@ -149,13 +171,7 @@ def run_failure_alerts(context: dg.SensorEvaluationContext, alert_channel: Alert
             retried += 1  # Dagster re-executes it (run_retries): its last attempt is the one to alert
             continue
         alerts.append(_run_alert(instance, record, ui))
-    delivery = deliver(
-        alerts,
-        state.get("pending", []),
-        channels,
-        max_attempts=alert_channel.max_attempts,
-        deadline=time.monotonic() + SEND_BUDGET_SECONDS,
-    )
+    delivery = _deliver(alerts, state, channels, alert_channel)
     cursor = {"after": result.cursor if result.records else state.get("after"), "pending": delivery.pending}
     found = f"{len(alerts)} new failed run(s)"
     if retried:
@@ -281,13 +297,7 @@ def check_failure_alerts(context: dg.SensorEvaluationContext, alert_channel: Ale
             page_cursor = records[-1].id
 
     new_low = min(unsettled) - 1 if unsettled else upper
-    delivery = deliver(
-        sorted(alerts, key=lambda a: int(a.key.split(":")[1])),
-        state.get("pending", []),
-        channels,
-        max_attempts=alert_channel.max_attempts,
-        deadline=time.monotonic() + SEND_BUDGET_SECONDS,
-    )
+    delivery = _deliver(sorted(alerts, key=lambda a: int(a.key.split(":")[1])), state, channels, alert_channel)
     cursor = {"low": new_low, "done": sorted(i for i in done if i > new_low), "pending": delivery.pending}
     found = f"{len(alerts)} new failed check evaluation(s)"
     if below_severity:

@@ -11,12 +11,13 @@ import re
 import dagster as dg
 import polars as pl
 
-from funnel_assets.defs.common import SETTINGS, WAREHOUSE_POOL, table_metadata
+from funnel_assets.defs.common import SETTINGS, WAREHOUSE_POOL, safe_metadata, table_metadata
 from funnel_assets.defs.crm.resources import CrmResource
 from funnel_assets.defs.resources import WarehouseResource
 from funnel_assets.lib import crm as lib
 from funnel_assets.lib.fetch import FetchedCSV, FetchError, is_transient
 from funnel_assets.lib.phones import mask_phone
+from funnel_assets.lib.redact import safe_text
 from funnel_assets.lib.warehouse import Warehouse
 
 GROUP = "crm"
@@ -89,7 +90,7 @@ def build_crm_assets(retry_policy: dg.RetryPolicy = NETWORK_RETRY) -> tuple[dg.A
     )
     def crm_assigned_leads(context: dg.AssetExecutionContext, crm: CrmResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Download the assigned-leads dump, normalize it, replace the snapshot, report."""
-        fetched = fetch_dump(crm, "assigned_leads")
+        fetched = fetch_dump(crm, "assigned_leads", context.log)
         parsed = parse_dump(lib.parse_assigned_leads, fetched)
         return write_snapshot(context, warehouse.get(), "crm_assigned_leads", parsed, fetched, ASSIGNED_COLUMNS, id_column=None)
 
@@ -110,7 +111,7 @@ def build_crm_assets(retry_policy: dg.RetryPolicy = NETWORK_RETRY) -> tuple[dg.A
     )
     def crm_sales(context: dg.AssetExecutionContext, crm: CrmResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Download the sales dump, type it, replace the snapshot, report."""
-        fetched = fetch_dump(crm, "sales")
+        fetched = fetch_dump(crm, "sales", context.log)
         parsed = parse_dump(lib.parse_sales, fetched)
         return write_snapshot(context, warehouse.get(), "crm_sales", parsed, fetched, SALES_COLUMNS, id_column="sale_id")
 
@@ -120,14 +121,15 @@ def build_crm_assets(retry_policy: dg.RetryPolicy = NETWORK_RETRY) -> tuple[dg.A
 # -------------------------------------------------------------------------------------- steps
 
 
-def fetch_dump(crm: CrmResource, dump: str) -> FetchedCSV:
-    """The dump's bytes, or a Failure that says what went wrong (retried only when it may help)."""
+def fetch_dump(crm: CrmResource, dump: str, log: dg.DagsterLogManager | None = None) -> FetchedCSV:
+    """The dump's bytes, or a Failure that says what went wrong (retried only when it may help);
+    quick retries are reported in the step's log."""
     try:
-        return crm.fetch(dump)
+        return crm.fetch(dump, warn=log.warning if log is not None else None)
     except FetchError as exc:
         raise dg.Failure(
-            description=f"{exc} The previous snapshot is kept.",
-            metadata={"location": exc.location, "http_status": exc.status or "none", "attempts": exc.attempts},
+            description=safe_text(f"{exc} The previous snapshot is kept.", crm.secrets()),
+            metadata=safe_metadata({"location": exc.location, "http_status": exc.status or "none", "attempts": exc.attempts}, crm.secrets()),
             allow_retries=is_transient(exc),
         ) from None
 
@@ -137,7 +139,7 @@ def parse_dump(parse, fetched: FetchedCSV) -> lib.ParsedDump:
     try:
         parsed = parse(fetched.content, location=fetched.location, timezone=SETTINGS.timezone)
     except lib.CrmDumpError as exc:
-        raise dg.Failure(description=f"{exc}.", allow_retries=False) from None
+        raise dg.Failure(description=safe_text(f"{exc}."), allow_retries=False) from None
     if parsed.dump_rows == 0:
         raise dg.Failure(
             description=(

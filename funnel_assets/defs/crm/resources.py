@@ -15,10 +15,11 @@ Every field comes from an environment variable (see README, "Configuration"):
   sends the bare token).
 * ``FUNNEL_CRM_TIMEOUT_SECONDS``, ``FUNNEL_CRM_RETRIES``, ``FUNNEL_CRM_BACKOFF_SECONDS``.
 
-The token never appears in errors, logs or metadata.
+The token never appears in errors, log lines (retry warnings included) or metadata: it is
+scrubbed by its value, whatever the header or query parameter carrying it is called.
 """
 
-import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -26,6 +27,7 @@ from pydantic import Field
 
 from funnel_assets.lib.crm import ASSIGNED_LEADS_COLUMNS, SALES_REQUIRED_COLUMNS
 from funnel_assets.lib.fetch import FetchedCSV, FetchError, fetch_csv
+from funnel_assets.lib.redact import scrub_secrets
 from funnel_assets.lib.settings import PROJECT_ROOT
 
 _NONE = ("", "none", "null", "-")
@@ -79,21 +81,21 @@ class CrmResource(dg.ConfigurableResource):
         name = "token" if _unset(self.token_name) else self.token_name.strip()
         return {}, {name: token}
 
-    def _scrub(self, text: str) -> str:
-        if _unset(self.token):
-            return text
-        token = self.token.strip()
-        for variant in {token, urllib.parse.quote(token, safe=""), urllib.parse.quote_plus(token)}:
-            if len(variant) >= 1:
-                text = text.replace(variant, "***")
-        return text
+    def secrets(self) -> list[str]:
+        """Values never to print: the token (scrubbed by value, whatever carries it)."""
+        return [] if _unset(self.token) else [self.token.strip()]
+
+    def scrub(self, text: str) -> str:
+        """``text`` without the token, plain or URL-encoded."""
+        return scrub_secrets(text, self.secrets())
 
     # -- fetching ---------------------------------------------------------------------------
-    def fetch(self, dump: str) -> FetchedCSV:
+    def fetch(self, dump: str, warn: Callable[[str], object] | None = None) -> FetchedCSV:
         """Download one dump and check it is complete CSV with the required columns.
 
         Raises ``FetchError`` (message in plain language, token scrubbed) on HTTP errors after
-        the retries, HTML pages, truncated or empty bodies and missing columns.
+        the retries, HTML pages, truncated or empty bodies and missing columns. ``warn`` gets
+        each retry warning (the step's ``context.log.warning``), token scrubbed.
         """
         headers, params = self._auth()
         what = {"assigned_leads": "CRM assigned-leads dump", "sales": "CRM sales dump"}[dump]
@@ -108,19 +110,21 @@ class CrmResource(dg.ConfigurableResource):
                 params=params or None,
                 required_columns=required,
                 what=what,
+                secrets=self.secrets(),
+                warn=warn,
             )
         except FetchError as exc:
             # fetch_csv redacts secret-looking names; a custom header / parameter name might not
             # look secret, so scrub the token value itself as well.
-            exc.message = self._scrub(exc.message)
-            exc.location = self._scrub(exc.location)
+            exc.message = self.scrub(exc.message)
+            exc.location = self.scrub(exc.location)
             exc.args = (exc.message,)
             raise
         if _unset(self.token):
             return fetched
         return FetchedCSV(
             content=fetched.content,
-            location=self._scrub(fetched.location),
+            location=self.scrub(fetched.location),
             header=fetched.header,
             fetched_at=fetched.fetched_at,
             attempts=fetched.attempts,

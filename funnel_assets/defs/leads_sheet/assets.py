@@ -11,6 +11,7 @@ from funnel_assets.defs.common import (
     daily_multi_asset,
     partition_dates,
     retried_only_when_it_may_help,
+    safe_metadata,
     table_metadata,
 )
 from funnel_assets.defs.resources import LeadsSheetResource, ProjectConfigResource, WarehouseResource
@@ -81,7 +82,7 @@ def _leads_sheet(
     """Fetch the leads sheet export, clean it, and replace the run's days in the warehouse."""
     start, end = partition_dates(context)
     with retried_only_when_it_may_help(lib.LeadsSheetError):
-        fetched = leads_sheet.fetch()
+        fetched = leads_sheet.fetch(warn=context.log.warning)
         raw, missing_columns = lib.read_leads_sheet(fetched.content, location=fetched.location)
         mapping = project_config.funnel_mapping()
     cleaned = lib.clean_leads(
@@ -180,11 +181,11 @@ def _check_results(q: lib.LeadsQuality) -> list[dg.AssetCheckResult]:
             asset_key="marketing_leads",
             passed=q.unmapped_share <= lib.MAX_UNMAPPED_SHARE,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={
+            metadata=safe_metadata({
                 "share": round(q.unmapped_share, 4),
                 "maximum": lib.MAX_UNMAPPED_SHARE,
                 "unmapped_sources": ", ".join(q.unmapped_sources) or "none",
                 "what_to_do": "add these sources to data/config/funnel_mapping.csv",
-            },
+            }),
         ),
     ]

@@ -17,6 +17,7 @@ from funnel_assets.defs.common import (
     daily_backfill_policy,
     daily_partitions,
     partition_dates,
+    safe_metadata,
     table_metadata,
 )
 from funnel_assets.defs.resources import ExportsResource, ProjectConfigResource, WarehouseResource
@@ -146,12 +147,12 @@ def attributed_leads(
                                 severity=dg.AssetCheckSeverity.ERROR, metadata={"repeated_phone_months": duplicates}),
             dg.AssetCheckResult(
                 check_name="miscellaneous_share", passed=misc_share <= MAX_MISC_SHARE, severity=dg.AssetCheckSeverity.WARN,
-                metadata={
+                metadata=safe_metadata({
                     "month": str(latest["month"].max()) if latest.height else "none",
                     "share": round(misc_share, 4), "maximum": MAX_MISC_SHARE,
                     "unmapped_sources": ", ".join(f"{s} ({n})" for s, n in unmapped.rows()) or "none",
                     "what_to_do": "add these sources to data/config/manual_mapping.csv (month, source, funnel), or to funnel_mapping.csv if they are campaigns",
-                },
+                }),
             ),
         ],
     )
@@ -240,8 +241,8 @@ def sales_enriched(
                                 metadata={"sales_without_final_funnel": blank}),
             dg.AssetCheckResult(
                 check_name="miscellaneous_sales_mapped", passed=misc.height == 0, severity=dg.AssetCheckSeverity.WARN,
-                metadata={"miscellaneous_sales": misc.height, "by_assigned_lead_sources": ", ".join(f"{s} ({n})" for s, n in unmapped.rows()) or "none",
-                          "what_to_do": "add these sources to data/config/manual_mapping.csv"},
+                metadata=safe_metadata({"miscellaneous_sales": misc.height, "by_assigned_lead_sources": ", ".join(f"{s} ({n})" for s, n in unmapped.rows()) or "none",
+                                        "what_to_do": "add these sources to data/config/manual_mapping.csv"}),
             ),
             dg.AssetCheckResult(check_name="buyers_found_in_crm_assignments", passed=found_share >= 0.9, severity=dg.AssetCheckSeverity.WARN,
                                 metadata={"share": round(found_share, 4), "minimum": 0.9, "sales_with_phone": with_phone.height}),

@@ -14,6 +14,7 @@ from funnel_assets.defs.common import (
     daily_partitions,
     partition_dates,
     retried_only_when_it_may_help,
+    safe_metadata,
     table_metadata,
 )
 from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource
@@ -109,7 +110,7 @@ def spend_assets(
     start, end = partition_dates(context)
     days = [start + timedelta(days=i) for i in range((end - start).days)]
     with retried_only_when_it_may_help(lib.SpendSheetError):
-        fetched = spend_sheet.fetch()
+        fetched = spend_sheet.fetch(warn=context.log.warning)
         raw = lib.read_spend_sheet(fetched.content, location=fetched.location)
         known_funnels = project_config.funnel_mapping().table["funnel"].unique().to_list()
     cleaned = lib.clean_spend(
@@ -282,9 +283,9 @@ def _check_results(q: lib.SpendQuality) -> list[dg.AssetCheckResult]:
             asset_key="ad_spend",
             passed=not q.unknown_funnels,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={
+            metadata=safe_metadata({
                 "unknown_funnels": ", ".join(q.unknown_funnels) or "none",
                 "what_to_do": "fix the Funnel spelling in the spend sheet, or add the funnel to data/config/funnel_mapping.csv",
-            },
+            }),
         ),
     ]

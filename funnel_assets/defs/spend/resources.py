@@ -1,5 +1,6 @@
 """Where the spend sheet's CSV export is (a Google Sheet export URL or a local CSV file)."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -47,7 +48,10 @@ class SpendSheetResource(dg.ConfigurableResource):
         path = Path(self.location).expanduser()
         return str(path if path.is_absolute() else PROJECT_ROOT / path)
 
-    def fetch(self) -> FetchedCSV:
+    def fetch(self, warn: Callable[[str], object] | None = None) -> FetchedCSV:
+        """The export's bytes; the token is scrubbed by value from every message and retry warning
+        (``warn``: the step's ``context.log.warning``), whatever header carries it."""
+        token = (self.token or "").strip()
         return fetch_csv(
             self.resolved_location(),
             timeout=self.timeout_seconds,
@@ -55,6 +59,8 @@ class SpendSheetResource(dg.ConfigurableResource):
             backoff=self.backoff_seconds,
             headers=self.headers(),
             what="spend sheet export",
+            secrets=[token] if token.lower() not in _UNSET else [],
+            warn=warn,
         )
 
 

@@ -9,12 +9,14 @@ from funnel_assets.defs.common import (
     SETTINGS,
     daily_multi_asset,
     partition_dates,
+    safe_metadata,
     table_metadata,
 )
 from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource, ZoomInboxResource
 from funnel_assets.lib import zoom_inbox as inbox_lib
 from funnel_assets.lib import zoom_sessions
 from funnel_assets.lib.phones import mask_email
+from funnel_assets.lib.redact import safe_text
 from funnel_assets.lib.zoom_reports import ZoomReportError, assess_usability, parse_report
 
 GROUP = "zoom"
@@ -178,7 +180,7 @@ def _parse_archived(context, folders, config, start: date, end: date):
                 moved = inbox_lib.reject(
                     folders, path, code=exc.code, reason=exc.reason, now=datetime.now(timezone.utc), original_name=name
                 )
-                context.log.warning(f"{name}: rejected ({exc.code}): {exc.reason} Moved to {moved}.")
+                context.log.warning(safe_text(f"{name}: rejected ({exc.code}): {exc.reason} Moved to {moved}."))
                 rejected.append((name, exc.reason))
                 continue
             if not start <= report.session_date < end:
@@ -190,7 +192,7 @@ def _parse_archived(context, folders, config, start: date, end: date):
                 misfiled.append((name, report.session_date))
                 continue
             for note in report.warnings:
-                context.log.info(f"{name}: {note}")
+                context.log.info(safe_text(f"{name}: {note}"))
             reports.append(report)
         day += timedelta(days=1)
     return reports, rejected, misfiled
@@ -215,20 +217,20 @@ def _check_results(cleaned: zoom_sessions.CleanedZoom, min_phone_share: float, *
             asset_key="zoom_sessions",
             passed=not empty,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
+            metadata=safe_metadata({
                 "sessions": q.sessions,
                 "rows": q.rows,
                 "files": files,
                 "empty_sessions": ", ".join(empty) or "none",
                 **({"note": "no Zoom files for these days"} if files == 0 else {}),
-            },
+            }),
         ),
         dg.AssetCheckResult(
             check_name="registrants_cover_attendees",
             asset_key="zoom_sessions",
             passed=not q.registrants_below_attendees,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"sessions_with_more_attendees": ", ".join(q.registrants_below_attendees) or "none"},
+            metadata=safe_metadata({"sessions_with_more_attendees": ", ".join(q.registrants_below_attendees) or "none"}),
         ),
         dg.AssetCheckResult(
             check_name="date_parse_ratio",
