@@ -1135,6 +1135,7 @@ def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> 
             questions += [q for q in qs if q not in questions]
     audience = pl.concat(audience_parts) if audience_parts else pl.DataFrame(
         schema={"line": pl.Int64, "section": pl.String, **dict.fromkeys(_RAW_AUDIENCE, pl.String)})
+    audience = _without_filler(audience)
     staff = pl.concat(staff_parts) if staff_parts else pl.DataFrame(
         schema={"line": pl.Int64, "role": pl.String, **dict.fromkeys(_RAW_STAFF, pl.String)})
 
@@ -1213,6 +1214,18 @@ def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> 
         day_first=day_first, summary=summary, staff=staff, audience=audience, custom_questions=tuple(questions),
         stats=stats, warnings=_warnings(audience, text, stats, dotted_phones),
     )
+
+
+_FILLER: Final = ("NA", "N/A", "na", "n/a")
+_FILLED: Final = ("registered_at", "approval_status")
+
+
+def _without_filler(audience: pl.DataFrame) -> pl.DataFrame:
+    """Zoom's own ``NA`` filler (older Attendee Reports write it in Registration Time and
+    Approval Status on a person's rejoin rows) as blank: the value is empty, not unreadable."""
+    if not audience.height or not audience.select(pl.any_horizontal(pl.col(_FILLED).is_in(_FILLER)).any()).item():
+        return audience
+    return audience.with_columns(pl.when(~pl.col(c).is_in(_FILLER)).then(pl.col(c)).alias(c) for c in _FILLED)
 
 
 def _warnings(audience: pl.DataFrame, text: _Text, stats: ParseStats, dotted_phones: bool) -> tuple[str, ...]:

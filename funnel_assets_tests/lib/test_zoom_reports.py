@@ -56,6 +56,7 @@ def peek(name: str, head: bytes, *, default_day_first: bool = False) -> ReportHe
 EXPECTED = {
     "attendee_2020_padded.csv": ("attendee", "328972509", ist(2020, 3, 28, 8, 7, 27), False, 5, 2),
     "attendee_newer_blank_lines_bom.csv": ("attendee", "84759841045", ist(2026, 8, 9, 10, 45), False, 4, 2),
+    "attendee_2021_na_rejoins.csv": ("attendee", "9164023381", ist(2021, 9, 12, 18, 58, 41), False, 7, 1),
     "attendee_2025_quoted_12h.csv": ("attendee", "89011223344", ist(2025, 1, 5, 19, 2), False, 2, 1),
     "excel_resave_cp1252_dayfirst.csv": ("attendee", "86543219870", ist(2022, 8, 15, 10, 0), True, 3, 1),
     "nul_in_name.csv": ("attendee", "81234567890", ist(2025, 3, 14, 19, 0), False, 2, 1),
@@ -300,6 +301,20 @@ def test_unreadable_dates_make_the_file_unusable_with_examples():
         assess_usability(r)
     assert info.value.code == "dates_unusable" and "3 of 5" in info.value.reason and "'last Sunday'" in info.value.reason
     assess_usability(r, max_bad_time_share=0.7)
+
+
+def test_zoom_na_filler_on_rejoin_rows_is_empty_not_an_unreadable_date():
+    """Older Attendee Reports write NA in Registration Time and Approval Status on a rejoin row:
+    Zoom's own filler, so no cell is unreadable, nothing blames Excel and the file is usable."""
+    r = parse("attendee_2021_na_rejoins.csv")
+    assert (r.stats.time_cells, r.stats.time_parsed, r.stats.bad_time_examples) == (20, 20, ())
+    assert r.warnings == ()
+    assess_usability(r)  # was rejected: "3 of 23 dates/times ... (e.g. 'NA', ...) ... edited in Excel"
+    rejoins = r.audience.filter(pl.col("line").is_in([11, 13, 14]))
+    assert rejoins["registered_at"].null_count() == 3 and rejoins["approval_status"].null_count() == 3
+    assert "na" not in r.audience["approval_status"].to_list()
+    assert r.audience.filter(pl.col("email") == "mohit.chauhan@yahoo.in")["registered_at"].drop_nulls().to_list() == [
+        ist(2021, 9, 11, 8, 2, 19)]
 
 
 # ----------------------------------------------------------------------------- dates
