@@ -185,7 +185,7 @@ _ZOOM_TABLE_HEADERS: Final = frozenset({
 
 _CONTROL_BYTES: Final = bytes(c for c in range(32) if c not in (9, 10, 13)) + b"\x7f"
 _ONLY_BLANK: Final = re.compile(rb"(?:\xef\xbb\xbf|\xff\xfe|\xfe\xff)?[\s\x00,;]*\Z")
-_NOT_BLANK: Final = re.compile(rb'[^\s,"]')
+_NOT_BLANK: Final = re.compile(rb'[^\s,;"]')
 _NUMERIC_DATE: Final = re.compile(r"\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:\D|$)")
 _SCI_PHONE: Final = r"^\+?[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+$"
 _FLOAT_PHONE: Final = r"^\+?[0-9]{6,}\.0+$"
@@ -217,13 +217,13 @@ def _norm(header: str) -> str:
     return h.replace("(original name)", "").strip()
 
 
-def _cells(line: bytes) -> list[str]:
+def _cells(line: bytes, delimiter: str = ",") -> list[str]:
     """One CSV line as stripped cells, trailing empty cells removed."""
     try:
         text = line.rstrip(b"\r").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _NotUtf8 from exc
-    row = [c.strip() for c in next(csv.reader([text]), [])]
+    row = [c.strip() for c in next(csv.reader([text], delimiter=delimiter), [])]
     while row and not row[-1]:
         row.pop()
     return row
@@ -237,7 +237,7 @@ def _title_of(line: bytes) -> str | None:
     """The section key if ``line`` is a title row (its only non-empty cell is a known title)."""
     if len(line) > 400:
         return None
-    text = line.rstrip(b' \t\r,"').lstrip(b' \t"').decode("utf-8", "replace").lower()
+    text = line.rstrip(b' \t\r,;"').lstrip(b' \t"').decode("utf-8", "replace").lower()
     return _TITLES.get(" ".join(text.split()))
 
 
@@ -309,6 +309,7 @@ class _Text:
     starts: np.ndarray = field(repr=False)  # byte offset where each line starts
     ends: np.ndarray = field(repr=False)  # byte offset where each line ends (before "\r\n" / "\n")
     size: int = -1  # bytes that belong to the indexed lines (-1: all)
+    delimiter: str = ","  # "," as Zoom writes; ";" after a European Excel re-save, tab in Excel's "Unicode Text"
 
     def drop_partial_line(self) -> str:
         """Forget a last line without line end (a head cut mid-line); return its text."""
@@ -397,7 +398,19 @@ def _decode(content: bytes, *, head: bool = False, cp1252: bool = False) -> _Tex
         starts, ends = starts[:-1], ends[:-1]
     if n:
         ends = ends - ((arr[np.maximum(ends - 1, 0)] == 13) & (ends > starts))
-    return _Text(content, encoding, removed, starts, ends)
+    return _Text(content, encoding, removed, starts, ends, delimiter=_sniff_delimiter(content))
+
+
+_QUOTED: Final = re.compile(rb'"[^"]*"')
+
+
+def _sniff_delimiter(content: bytes) -> str:
+    """The cell delimiter of the first lines: the one of ``,`` ``;`` and tab found most often
+    outside quotes (a comma when none is)."""
+    lines = [line for line in _QUOTED.sub(b"", content[:16384]).split(b"\n")[:40] if line.strip()]
+    counts = {d: sum(line.count(d.encode()) for line in lines) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
 
 
 # ============================================================================= layout
@@ -447,7 +460,7 @@ def _layout(text: _Text) -> _Layout:
         if _blank(line):
             continue
         seen += 1
-        cells = _cells(line)
+        cells = _cells(line, text.delimiter)
         if not out.first_line:
             out.first_line = _clip(", ".join(c for c in cells if c), 80)
         key = _title_of(line)
@@ -479,7 +492,7 @@ def _layout(text: _Text) -> _Layout:
         if header_k is None:
             out.tables.append(_Table(key, [], k, stop))
         else:
-            out.tables.append(_Table(key, _cells(text.line(header_k)), header_k, stop))
+            out.tables.append(_Table(key, _cells(text.line(header_k), text.delimiter), header_k, stop))
     return out
 
 
@@ -500,7 +513,7 @@ def _truncation(text: _Text, layout: _Layout) -> str | None:
         if k != layout.summary_k:
             return f"it stops at line {k + 1}, before the rows that should follow it"
         header = layout.summary_header or []
-    n = len(next(csv.reader([last.rstrip(b"\r").decode("utf-8", "replace")]), []))
+    n = len(next(csv.reader([last.rstrip(b"\r").decode("utf-8", "replace")], delimiter=text.delimiter), []))
     if n < len(header):
         return f"its last line (line {k + 1}) has {n} of {len(header)} columns and no line ending"
     return None
@@ -515,7 +528,7 @@ def _kind(layout: _Layout, partial: str = "") -> str | None:
         if participants is not None:
             names = {_norm(c) for c in participants}
             return "meeting_unique_users" if "total duration (minutes)" in names else "meeting_participants"
-        cells = partial.split(",")  # a head cut inside the participants header: its 3rd column says
+        cells = re.split(r"[,;\t]", partial)  # a head cut inside the participants header: its 3rd column says
         third = cells[2].strip('" ').lower() if len(cells) >= 3 else ""
         return "meeting_unique_users" if third.startswith("t") else "meeting_participants"
     if layout.summary_header:
@@ -850,7 +863,7 @@ def _head_time_cells(text: _Text, layout: _Layout):
         idx = [i for i, h in enumerate(t.header) if _FIELDS.get(_norm(h)) in _TIME_FIELDS]
         if idx and t.header_k + 1 < t.end_k:
             body = text.data[text.offset(t.header_k + 1):text.offset(t.end_k)].decode("utf-8", "replace")
-            for row in csv.reader(io.StringIO(body)):
+            for row in csv.reader(io.StringIO(body), delimiter=text.delimiter):
                 yield from (row[i] for i in idx if i < len(row))
 
 
@@ -878,7 +891,7 @@ def _read_table(text: _Text, table: _Table, source: str,
         return empty, table.header, None
     small = stop - start < _SMALL_TABLE_BYTES
     if small:
-        df, to_escape = _read_small_table(text.data[text.offset(table.header_k):stop], first), None
+        df, to_escape = _read_small_table(text.data[text.offset(table.header_k):stop], first, text.delimiter), None
     else:
         df, to_escape = _read_large_table(text, table, source, with_answers)
     names = [c for c in df.columns if c != "line"]
@@ -894,14 +907,14 @@ def _read_table(text: _Text, table: _Table, source: str,
     return df.filter(keep), header, to_escape
 
 
-def _read_small_table(chunk: bytes, first: int) -> pl.DataFrame:
+def _read_small_table(chunk: bytes, first: int, delimiter: str = ",") -> pl.DataFrame:
     """:func:`_read_table` with the csv module (``chunk`` starts with the header line), without
     blank rows."""
     try:
         body = chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _NotUtf8 from exc
-    reader = csv.reader(io.StringIO(body, newline=""))
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter)
     width = len(next(reader))
     lines, rows, prev = [], [], reader.line_num
     for row in reader:
@@ -921,7 +934,8 @@ def _read_large_table(text: _Text, table: _Table, source: str,
     start, stop = text.offset(first), text.offset(end)
     try:
         df = pl.read_csv(text.data[text.offset(table.header_k):stop], has_header=False, infer_schema=False,
-                         truncate_ragged_lines=True, quote_char='"', raise_if_empty=False).slice(1)
+                         truncate_ragged_lines=True, quote_char='"', raise_if_empty=False,
+                         separator=text.delimiter).slice(1)
     except pl.exceptions.PolarsError as exc:
         if "utf-8" in str(exc).lower():
             raise _NotUtf8 from exc
@@ -935,7 +949,7 @@ def _read_large_table(text: _Text, table: _Table, source: str,
         lines = pl.int_range(first + 1, end + 1, dtype=pl.Int64, eager=True)
     else:  # quoted cells spanning lines: number the records with the csv module
         body = text.data[start:stop].replace(b"\r\n", b"\n").decode("utf-8", "replace")
-        reader, numbers, prev = csv.reader(io.StringIO(body, newline="")), [], 0
+        reader, numbers, prev = csv.reader(io.StringIO(body, newline=""), delimiter=text.delimiter), [], 0
         for _ in reader:
             numbers.append(first + 1 + prev)
             prev = reader.line_num
@@ -946,7 +960,7 @@ def _read_large_table(text: _Text, table: _Table, source: str,
     # answer: stripping removes whitespace, after which escaping is a no-op).
     answers = [c for c, _ in _map_columns((table.header + [""] * df.width)[: df.width])[1]] if with_answers else []
     tests = [pl.col(c).str.contains_any(_JSON_SPECIAL).any().alias(f"json {c}") for c in answers]
-    ends = None if multiline else _rows_ending_in_space(text.data, start, stop, text.starts[first:end])
+    ends = None if multiline or text.delimiter != "," else _rows_ending_in_space(text.data, start, stop, text.starts[first:end])
     if ends is not None:
         ends_in_space = (lambda c: pl.col(c).gather(ends).str.ends_with(" ").any()) if len(ends) else (lambda c: False)
         tests = [((pl.col(c) < "!").any() | ends_in_space(c)).alias(c) for c in names] + tests

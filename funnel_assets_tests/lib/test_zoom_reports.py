@@ -58,6 +58,8 @@ EXPECTED = {
     "attendee_newer_blank_lines_bom.csv": ("attendee", "84759841045", ist(2026, 8, 9, 10, 45), False, 4, 2),
     "attendee_2021_na_rejoins.csv": ("attendee", "9164023381", ist(2021, 9, 12, 18, 58, 41), False, 7, 1),
     "attendee_2025_quoted_12h.csv": ("attendee", "89011223344", ist(2025, 1, 5, 19, 2), False, 2, 1),
+    "excel_resave_european_semicolon.csv": ("attendee", "81234567701", ist(2025, 11, 3, 19, 5), True, 4, 1),
+    "excel_unicode_text_utf16_tabs.txt": ("registration", "86543219870", ist(2025, 11, 15, 10, 0), True, 3, 0),
     "excel_resave_cp1252_dayfirst.csv": ("attendee", "86543219870", ist(2022, 8, 15, 10, 0), True, 3, 1),
     "nul_in_name.csv": ("attendee", "81234567890", ist(2025, 3, 14, 19, 0), False, 2, 1),
     "custom_questions_commas_quotes.csv": ("attendee", "84759841045", ist(2025, 2, 20, 19, 0), False, 3, 1),
@@ -315,6 +317,31 @@ def test_zoom_na_filler_on_rejoin_rows_is_empty_not_an_unreadable_date():
     assert "na" not in r.audience["approval_status"].to_list()
     assert r.audience.filter(pl.col("email") == "mohit.chauhan@yahoo.in")["registered_at"].drop_nulls().to_list() == [
         ist(2021, 9, 11, 8, 2, 19)]
+
+
+def test_excel_resaves_with_semicolons_or_tabs_are_read_by_their_own_delimiter():
+    """A European Excel re-save (semicolons, cp1252, 03.11.2025 19:05) and Excel's "Unicode Text"
+    (UTF-16, tab-separated) are the same reports: the delimiter is sniffed, not assumed."""
+    eu = parse("excel_resave_european_semicolon.csv")
+    assert eu.topic == "US CMA Info Session – Fees, Exam & Careers" and eu.generated_at == ist(2025, 11, 3, 21, 14)
+    assert (eu.stats.time_cells, eu.stats.time_parsed) == (13, 13)
+    assert eu.staff["email"].to_list() == ["ankit.verma@finedgeacademy.in"]
+    renee = eu.audience.row(0, named=True)
+    assert (renee["first_name"], renee["last_name"], renee["phone"], renee["source_name"]) == ("Renée", "D'Souza", "9819012345", "Instagram")
+    assert (renee["registered_at"], renee["join_at"], renee["minutes"]) == (ist(2025, 10, 28, 14, 12), ist(2025, 11, 3, 19, 6), 84.0)
+    assess_usability(eu)
+    head = peek("excel_resave_european_semicolon.csv", content("excel_resave_european_semicolon.csv"))
+    assert (head.kind, head.webinar_id, head.session_date) == ("attendee", "81234567701", date(2025, 11, 3))
+
+    u16 = parse("excel_unicode_text_utf16_tabs.txt")
+    assert u16.warnings == ("The file was saved as UTF-16 ('Unicode Text'); it was converted.",)
+    assert u16.audience["email"].to_list() == ["shreya.ghosh@gmail.com", "rohan.d@rediffmail.com", "zoe.fernandes@gmail.com"]
+    assert u16.audience["approval_status"].to_list() == ["approved", "approved", "pending"]
+    assert json.loads(u16.audience["answers"][2]) == {"City": "Mumbai", "Are you a student, working professional or other?": "Other, CA finalist"} or \
+        json.loads(u16.audience["answers"][2])["Are you a student, working professional or other?"] == "Other, CA finalist"
+    assert u16.custom_questions == ("Are you a student, working professional or other?",)
+    head = peek("excel_unicode_text_utf16_tabs.txt", content("excel_unicode_text_utf16_tabs.txt"))
+    assert (head.kind, head.session_date) == ("registration", date(2025, 11, 15))
 
 
 # ----------------------------------------------------------------------------- dates
@@ -583,6 +610,8 @@ def test_errors_are_picklable_and_print_the_file_name():
 
 def _kind_settled_at(data: bytes, kind: str) -> int:
     """Byte offset from which a head holds the summary row (and, for meetings, the participants header)."""
+    if data.startswith(b"\xff\xfe"):  # UTF-16: two bytes a character after the BOM
+        return 2 + 2 * _kind_settled_at(data[2:].decode("utf-16-le").encode("latin-1", "replace"), kind)
     lines = data.split(b"\n")
     k = next(i for i, line in enumerate(lines) if re.search(rb"Webinar ID|Meeting ID", line)) + 1
     if kind.startswith("meeting"):
