@@ -48,6 +48,7 @@ from funnel_assets.lib.phones import CORRUPT, INVALID, PLAIN_MOBILE_PATTERN, nor
 __all__ = [
     "AUDIENCE_SCHEMA",
     "ERROR_CODES",
+    "WAITING_CODES",
     "PEEK_BYTES",
     "REPORT_KINDS",
     "STAFF_SCHEMA",
@@ -64,8 +65,10 @@ PEEK_BYTES: Final = 65536
 REPORT_KINDS: Final = ("attendee", "registration", "meeting_participants", "meeting_unique_users")
 ERROR_CODES: Final = (
     "empty", "not_zoom", "truncated", "no_attendee_details", "no_session_date",
-    "dates_unusable", "phones_unusable", "not_csv", "inconsistent_dates",
+    "dates_unusable", "phones_unusable", "not_csv", "inconsistent_dates", "ambiguous_dates",
 )
+WAITING_CODES: Final = frozenset({"ambiguous_dates"})
+"""Codes of files that are not wrong but wait for the user to say something (see the reason)."""
 
 UTC: Final = dates.UTC_DTYPE
 STAFF_SCHEMA: Final = {
@@ -600,7 +603,7 @@ def _parse_one(text: str | None, timezone: str, day_first: bool) -> datetime | N
 _ZOOM_NATIVE_TIME = re.compile(r"^\s*\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}(?: ?[AaPp][Mm])?\s*$")
 
 
-def _native_default(cells, default: bool) -> bool:
+def _native_default(cells, default: bool | None) -> bool | None:
     """The default reading of ambiguous numeric dates for a file. Zoom itself writes
     ``MM/DD/YYYY hh:mm:ss[ AM]`` (always month-first, always with seconds); a spreadsheet re-save
     drops the seconds and writes the user's locale (``15/08/2022 01:27`` in India), which is what
@@ -608,13 +611,14 @@ def _native_default(cells, default: bool) -> bool:
     return False if any(_ZOOM_NATIVE_TIME.match(c or "") for c in cells) else default
 
 
-def _decide_day_first(cells, default: bool) -> bool:
-    """Day-first from cells in file order: the first whose first (second) field is above 12 settles
-    it (cheap: a head usually has one within a few rows); if none does, the same rules as for a
-    whole file (:func:`dates.detect_day_first` on all of them, with Zoom's own format as evidence
-    of month-first: :func:`_native_default`)."""
+def _decide_day_first(cells, default: bool | None, *, start: str = "", kind: str = "",
+                      not_after: date | None = None) -> bool | None:
+    """Day-first from cells in file order (the report-generated cell first): the first whose first
+    (second) field is above 12 settles it (cheap: a head usually has one within a few rows); if
+    none does, the same rules as for a whole file (:func:`_undecided_order`). None when nothing
+    decides and there is no ``default``."""
     cells = list(cells)
-    default = _native_default(cells[:50], default)
+    generated = cells[0] if cells else ""
     seen = []
     for cell in cells:
         m = _NUMERIC_DATE.match(cell or "")
@@ -629,9 +633,66 @@ def _decide_day_first(cells, default: bool) -> bool:
     if not seen:
         return default
     try:
-        return dates.detect_day_first(pl.Series(sorted(set(seen)), dtype=pl.String), default)
+        decided = dates.detect_day_first(pl.Series(sorted(set(seen)), dtype=pl.String), None)
     except ValueError:
-        return default  # cannot happen without a decisive cell; parse_report reports inconsistencies
+        decided = None  # cannot happen without a decisive cell; parse_report reports inconsistencies
+    if decided is not None:
+        return decided
+    return _undecided_order(set(seen), generated=generated, start=start, kind=kind, not_after=not_after,
+                            native=_native_default(cells[:50], None), default=default)
+
+
+def _cell_date(cell: str, day_first: bool) -> date | None:
+    """The calendar date of a time cell read one way (None: not a date that way, or unreadable)."""
+    m = _NUMERIC_DATE.match(cell or "")
+    if m:
+        a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        y = y + 2000 if y < 100 else y
+        try:
+            return date(y, b, a) if day_first else date(y, a, b)
+        except ValueError:
+            return None
+    moment = _parse_one(cell, "UTC", day_first) if cell else None
+    return moment.date() if moment else None
+
+
+def _possible_order(day_first: bool, cells: set[str], *, generated: str, start: str, kind: str,
+                    not_after: date | None) -> bool:
+    """Whether reading the file's numeric dates day-first (or month-first) keeps its times possible:
+    the report was not generated after the file reached us (``not_after``), an attended session
+    did not start after its report was generated, and nothing in it happened after that. A day of
+    slack on each (the report's clock and ours may be in different zones)."""
+    slack = timedelta(days=1)
+    made = _cell_date(generated, day_first)
+    if made is None:
+        return not_after is None or all(
+            (d := _cell_date(c, day_first)) is None or d <= not_after + slack for c in cells)
+    if not_after is not None and made > not_after + slack:
+        return False
+    began = _cell_date(start, day_first)
+    if began is not None and kind != "registration" and began > made + slack:
+        return False
+    return all((d := _cell_date(c, day_first)) is None or d <= made + slack for c in cells)
+
+
+def _undecided_order(cells: set[str], *, generated: str, start: str, kind: str, not_after: date | None,
+                     native: bool | None, default: bool | None) -> bool | None:
+    """Day-first for a file whose numeric dates could all be read either way (every day and month
+    <= 12), from the evidence the file carries: a reading that makes its times impossible (see
+    :func:`_possible_order`) is out; Zoom's own ``MM/DD/YYYY hh:mm:ss`` format is month-first
+    (:func:`_native_default`); dates written with dots (``03.11.2025``) are day-first in every
+    locale that writes them. Else ``default`` (the file name's or the team's stated order): None
+    when there is none, and the caller asks."""
+    possible = [o for o in (True, False)
+                if _possible_order(o, cells, generated=generated, start=start, kind=kind, not_after=not_after)]
+    if len(possible) == 1:
+        return possible[0]
+    if native is not None:
+        return native
+    numeric = [c for c in cells if _NUMERIC_DATE.match(c)]
+    if numeric and all(re.match(r"\s*\d{1,2}\.\d{1,2}\.", c) for c in numeric):
+        return True
+    return default
 
 
 def _utc_expr(naive: pl.Expr, lo: datetime | None, hi: datetime | None, timezone: str) -> pl.Expr:
@@ -702,17 +763,23 @@ def _month_name_format(sample: tuple[str, ...]) -> str | None:
     return None
 
 
-def _file_day_first(summary_cells: list[str], columns: list[pl.Series], default: bool, hint: date | None,
-                    source: str) -> bool:
-    """Day-first for the whole file, from the summary's time cells and the table cells given (see
-    :func:`dates.detect_day_first`; ``default`` if none is a numeric date)."""
+def _file_day_first(summary_cells: list[str], columns: list[pl.Series], default: bool | None, hint: date | None,
+                    source: str, *, start: str = "", kind: str = "", not_after: date | None = None) -> bool | None:
+    """Day-first for the whole file, from the summary's time cells (the report-generated cell
+    first) and the table cells given: :func:`dates.detect_day_first` (a day above 12, the hint,
+    the spread of the dates), else :func:`_undecided_order`; ``default`` (False when None) if no
+    cell is a numeric date. None when nothing decides and there is no ``default``."""
     heads = {c[:10] for c in summary_cells}
     if any(c.len() for c in columns):
         heads.update(pl.concat(columns).str.slice(0, 10).unique().drop_nulls().to_list())
     if not any(_NUMERIC_DATE.match(h) for h in heads):
-        return default
+        return bool(default)
     try:
-        return dates.detect_day_first(pl.Series(sorted(heads), dtype=pl.String), default, hint=hint)
+        decided = dates.detect_day_first(pl.Series(sorted(heads), dtype=pl.String), None, hint=hint)
+        if decided is not None:
+            return decided
+        return _undecided_order(heads, generated=summary_cells[0], start=start, kind=kind, not_after=not_after,
+                                native=_native_default(summary_cells, None), default=default)
     except ValueError as exc:
         raise ZoomReportError(
             "inconsistent_dates",
@@ -822,7 +889,8 @@ def _start(cell: str, kind: str, source: str, timezone: str, day_first: bool) ->
 # ============================================================================= peek
 
 
-def peek_report(head: bytes, *, source: str, timezone: str, default_day_first: bool) -> ReportHead:
+def peek_report(head: bytes, *, source: str, timezone: str, default_day_first: bool | None,
+                not_after: datetime | None = None) -> ReportHead:
     """From the first bytes of a file (at most :data:`PEEK_BYTES`, more are ignored; may end
     mid-line), find kind, topic, webinar ID and start. Raises :class:`ZoomReportError` with code
     ``empty`` / ``not_csv`` / ``not_zoom`` / ``no_session_date``.
@@ -844,8 +912,11 @@ def peek_report(head: bytes, *, source: str, timezone: str, default_day_first: b
     summary, by_norm, cell = _summary(layout, kind)
     day_first = default_day_first
     if _NUMERIC_DATE.match(cell):
-        day_first = _decide_day_first(_head_time_cells(text, layout), default_day_first)
-    start = _start(cell, kind, source, timezone, day_first)
+        day_first = _decide_day_first(_head_time_cells(text, layout), default_day_first, start=cell, kind=kind,
+                                      not_after=_local_date(not_after, timezone) if not_after else None)
+        if day_first is None:
+            raise _ambiguous(cell, source)
+    start = _start(cell, kind, source, timezone, bool(day_first))
     return ReportHead(
         kind=kind, topic=by_norm.get("topic") or None,
         webinar_id=_digits(by_norm.get("webinar id") or by_norm.get("meeting id")),
@@ -1103,21 +1174,45 @@ def _yes_no(yes_no_only: list[bool]) -> dict[str, pl.Expr]:
     return out
 
 
-def parse_report(content: bytes, *, source: str, timezone: str, default_day_first: bool) -> ZoomReport:
+def parse_report(content: bytes, *, source: str, timezone: str, default_day_first: bool | None,
+                 not_after: datetime | None = None) -> ZoomReport:
     """Parse a whole Zoom report file (see the module docstring and zoom-formats.md).
 
     Raises :class:`ZoomReportError` with code ``empty``, ``not_csv``, ``not_zoom``, ``truncated``
     (cut off mid-row), ``no_attendee_details`` (an Attendee/Registration report without its
     Attendee Details / Registrant Details section), ``no_session_date`` or ``inconsistent_dates``.
-    Day-first vs month-first is decided once for the file from all of its date cells."""
+    Day-first vs month-first is decided once for the file from all of its date cells and the
+    evidence they carry (``not_after``: when the file reached us; a report is not generated
+    later); ``default_day_first`` only where nothing decides, and when it is None such a file
+    raises ``ambiguous_dates`` (one of :data:`WAITING_CODES`: the user says which it is)."""
     _sniff(content, source, whole=True)
+    last_day = _local_date(not_after, timezone) if not_after else None
     try:
-        return _parse(_decode(content), source, timezone, default_day_first)
+        return _parse(_decode(content), source, timezone, default_day_first, last_day)
     except _NotUtf8:
-        return _parse(_decode(content, cp1252=True), source, timezone, default_day_first)
+        return _parse(_decode(content, cp1252=True), source, timezone, default_day_first, last_day)
 
 
-def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> ZoomReport:
+def _ambiguous(cell: str, source: str) -> ZoomReportError:
+    m = _NUMERIC_DATE.match(cell)
+    example = ""
+    if m:
+        day_first, month_first = _cell_date(cell, True), _cell_date(cell, False)
+        if day_first and month_first:
+            example = (f" (the session's start, '{_clip(cell.strip(), 30)}', is either {day_first.day} {day_first:%B %Y} or "
+                       f"{month_first.day} {month_first:%B %Y})")
+    return ZoomReportError(
+        "ambiguous_dates",
+        f"Every date in this file can be read two ways{example}, and nothing in the file tells which. This happens "
+        "when a report is opened and saved again in Excel, which writes dates the way the computer is set up. "
+        "To load it, say which it is: rename the file so that its name contains "
+        "'day-first' (when the day comes first, as in India: 11/3 is 11 March) or 'month-first' (as in the US: "
+        "11/3 is 3 November), for example 'attendees day-first.csv'. Or download the report from Zoom again and "
+        "drop it without opening it in Excel.", source)
+
+
+def _parse(text: _Text, source: str, timezone: str, default_day_first: bool | None,
+           not_after: date | None = None) -> ZoomReport:
     layout = _layout(text)
     kind = _require_zoom(layout, source)
     why = _truncation(text, layout)
@@ -1157,10 +1252,9 @@ def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> 
     summary, by_norm, start_cell = _summary(layout, kind)
     summary_cells = [layout.generated or ""] + [v for h, v in by_norm.items() if h in _SUMMARY_TIME_COLUMNS]
     columns = [staff.get_column("join_at"), staff.get_column("leave_at"), *(audience.get_column(f) for f in _TIME_FIELDS)]
-    default_day_first = _native_default(summary_cells, default_day_first)
     hint = None
     if start_cell[:1].isalpha():  # "Mar 28, 2020 ...": its date does not depend on the decision
-        named = _parse_one(start_cell, timezone, default_day_first)
+        named = _parse_one(start_cell, timezone, bool(default_day_first))
         hint = _local_date(named, timezone) if named else None
     sample = _time_sample(columns)
     fmt = _month_name_format(sample)
@@ -1171,7 +1265,10 @@ def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> 
         naive = _in_years([*staff_times, *(converted.get_column(f) for f in _TIME_FIELDS)])
     unread = columns if naive is None else [
         c.filter(n.is_null() & c.is_not_null()) for c, n in zip(columns, naive) if n.null_count() > c.null_count()]
-    day_first = _file_day_first(summary_cells, unread, default_day_first, hint, source)
+    day_first = _file_day_first(summary_cells, unread, default_day_first, hint, source, start=start_cell, kind=kind,
+                                not_after=not_after)
+    if day_first is None:
+        raise _ambiguous(start_cell, source)
     start = _start(start_cell, kind, source, timezone, day_first)
 
     # ---- times and types

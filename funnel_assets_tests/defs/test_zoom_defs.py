@@ -96,7 +96,8 @@ def requested_days(result) -> list[str]:
 
 
 def tree(inbox: Path) -> list[str]:
-    return sorted(str(p.relative_to(inbox)) for p in inbox.rglob("*") if p.is_file())
+    """The files under the inbox (not our hidden lock file)."""
+    return sorted(str(p.relative_to(inbox)) for p in inbox.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
 def test_new_file_then_the_same_file_again_then_a_changed_file(inbox):
@@ -157,8 +158,9 @@ def test_fifty_files_over_twenty_days_in_one_tick(inbox):
     with dg.instance_for_test() as instance:
         result = ticker.tick(instance)
     assert requested_days(result) == sorted(d.isoformat() for d in days)
-    assert len(tree(inbox)) == 50 + 1  # every file archived, plus the log
-    assert all(p.startswith("processed/") for p in tree(inbox) if p != "zoom_file_log.csv")
+    assert len(tree(inbox)) == 50 + 2  # every file archived, plus the log and its history
+    assert all(p.startswith("processed/") for p in tree(inbox) if p not in ("zoom_file_log.csv", "zoom_file_history.csv"))
+    assert read_log(ZoomFolders(inbox)).height == 50
 
 
 def test_consecutive_days_share_one_run():
@@ -193,11 +195,17 @@ def test_zoom_sessions_materializes_the_archived_reports_of_its_day(inbox, wareh
         result = dg.materialize([zoom_assets], partition_key="2025-03-04", resources=resources, instance=instance)
     assert result.success
     rows = Warehouse(warehouse_url).read_table("zoom_sessions")
-    assert rows.height == 4  # the union of both downloads, nobody twice, the host left out
+    assert rows.height == 4  # the later download replaces the earlier one: nobody twice, the host left out
     assert rows["session_key"].unique().to_list() == ["84759841045@2025-03-04"]
     assert rows["attended"].all() and rows["program"].unique().to_list() == ["ACCA"]
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert all(checks.values()), checks
+    assert rows["source_files"].unique().to_list() == ["b.csv"]
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert [name for name, e in checks.items() if not e.passed] == ["all_files_loaded"]  # cut.csv was rejected
+    assert "cut.csv (truncated)" in checks["all_files_loaded"].metadata["rejected"].value
+    assert "note" not in checks["sessions_have_audience"].metadata
     assert any(p.startswith("rejected/") and p.endswith("cut.csv") for p in tree(inbox))
+    assert any(p.startswith("processed/2025-03-04/superseded/") and p.endswith("a.csv") for p in tree(inbox))
     log = read_log(ZoomFolders(inbox))
     assert log.filter(pl.col("outcome") == "rejected")["code"].to_list() == ["truncated"]
+    assert sorted(log["file"].to_list()) == ["a.csv", "b.csv", "cut.csv"]  # each file once, in its final state
+    assert dict(log.select("file", "outcome").iter_rows()) == {"a.csv": "superseded", "b.csv": "accepted", "cut.csv": "rejected"}

@@ -16,6 +16,7 @@ import pytest
 from funnel_assets.lib import zoom_inbox
 from funnel_assets.lib.zoom_inbox import (
     HEAD_BYTES,
+    HISTORY_COLUMNS,
     LOG_COLUMNS,
     Rejection,
     ZoomFolders,
@@ -24,6 +25,7 @@ from funnel_assets.lib.zoom_inbox import (
     content_hash,
     original_name,
     read_head,
+    read_history,
     read_log,
     refile,
     reject,
@@ -89,10 +91,11 @@ def sha(data: bytes | str) -> str:
 
 
 def stored_files(folders: ZoomFolders) -> list[Path]:
-    """Every file under the inbox tree except our own notes (the log and reason files)."""
+    """Every file under the inbox tree except our own notes (the logs, their lock and reason files)."""
     return [
         p for p in folders.inbox.rglob("*")
-        if p.is_file() and p != folders.log_path and not p.name.endswith(".reason.txt")
+        if p.is_file() and p not in (folders.log_path, folders.history_path, folders.inbox / ".zoom_file_log.lock")
+        and not p.name.endswith(".reason.txt")
     ]
 
 
@@ -263,7 +266,8 @@ def test_a_future_session_waits_and_is_loaded_once_its_day_is_due(folders: ZoomF
     tomorrow = datetime(2025, 1, 11, 1, 0, tzinfo=timezone.utc)
     third = run(folders, accepts_date=lambda d: START <= d <= date(2025, 1, 10), now=tomorrow, already_waiting=second.waiting_state)
     assert list(third.archived) == [date(2025, 1, 10)] and third.waiting == [] and inbox_names(folders) == []
-    assert read_log(folders)["outcome"].to_list() == ["waiting", "accepted"]
+    assert read_log(folders)["outcome"].to_list() == ["accepted"]  # the file once, in its state now
+    assert read_history(folders)["outcome"].to_list() == ["waiting", "accepted"]
 
 
 def test_a_session_before_the_start_date_is_rejected_with_what_to_change(folders: ZoomFolders) -> None:
@@ -374,7 +378,8 @@ def test_nothing_is_ever_deleted(folders: ZoomFolders) -> None:
     assert Counter(map(sha, kept)) == Counter(map(sha, dropped))
     assert sum(map(len, kept)) == sum(len(t.encode()) for t in dropped)
     outcomes = Counter(read_log(folders)["outcome"].to_list())
-    assert outcomes == {"accepted": 3, "duplicate": 2, "rejected": 3, "waiting": 1, "error": 2}
+    assert outcomes == {"accepted": 3, "duplicate": 2, "rejected": 3, "waiting": 1, "error": 1}  # each file once
+    assert Counter(read_history(folders)["outcome"].to_list())["error"] == 2  # bug.csv failed on both ticks
 
 
 def test_long_names_are_shortened_to_fit_keeping_the_extension(folders: ZoomFolders) -> None:
@@ -408,16 +413,21 @@ def test_original_name() -> None:
 
 def test_log_round_trips_awkward_text_and_has_one_header(folders: ZoomFolders) -> None:
     assert read_log(folders).columns == list(LOG_COLUMNS) and read_log(folders).height == 0
-    at = datetime(2025, 1, 10, 17, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))  # logged in UTC
+    at = datetime(2025, 1, 10, 17, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))  # logged in the folders' zone (UTC)
+    (folders.rejected / "x.csv").write_text("x")
     append_log(folders, at=at, file='Rāhul, "ACCA" report.csv', outcome="rejected", session_date=None,
                stored_as=folders.rejected / "x.csv", code="not_zoom", detail="line one\nline two")
     append_log(folders, at=NOW, file="b.csv", outcome="accepted", session_date=date(2025, 1, 5), stored_as=None,
                code=None, detail="ok")
-    log = read_log(folders)
-    assert log.schema == pl.Schema(dict.fromkeys(LOG_COLUMNS, pl.String))
-    assert log.row(0) == ("2025-01-10T12:00:00+00:00", 'Rāhul, "ACCA" report.csv', "rejected", None, "rejected/x.csv", "not_zoom", "line one line two")
+    log = read_history(folders)
+    assert log.schema == pl.Schema(dict.fromkeys(HISTORY_COLUMNS, pl.String))
+    assert log.row(0) == ("2025-01-10T12:00:00+00:00", 'Rāhul, "ACCA" report.csv', "rejected", None, "rejected/x.csv", "not_zoom", "line one line two", None)
     assert log.row(1)[2:4] == ("accepted", "2025-01-05")
-    assert folders.log_path.read_text(encoding="utf-8-sig").count("logged_at") == 1
+    # the per-file log: b.csv is nowhere (no stored_as), x.csv is where the log says
+    assert read_log(folders).schema == pl.Schema(dict.fromkeys(LOG_COLUMNS, pl.String))
+    assert read_log(folders).rows() == [log.row(0)[:-1]]
+    for path in (folders.log_path, folders.history_path):
+        assert path.read_text(encoding="utf-8-sig").count("logged_at") == 1
     with pytest.raises(ValueError, match="unknown outcome"):
         append_log(folders, at=NOW, file="c", outcome="deleted", session_date=None, stored_as=None, code=None, detail="")
 

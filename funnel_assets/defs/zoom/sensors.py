@@ -10,7 +10,7 @@ import dagster as dg
 from funnel_assets.defs.common import SETTINGS, daily_partitions
 from funnel_assets.defs.resources import ProjectConfigResource, ZoomInboxResource
 from funnel_assets.lib import zoom_inbox as inbox_lib
-from funnel_assets.lib.zoom_reports import peek_report
+from funnel_assets.lib.zoom_reports import WAITING_CODES, peek_report
 
 MAX_DAYS_PER_RUN = 31
 
@@ -75,8 +75,10 @@ def zoom_drop_folder_sensor(
     last_day = daily_partitions.get_last_partition_key()
 
     def session_date_of(head: bytes, name: str) -> date:
+        order = inbox_lib.date_order_in_name(name)  # the user's answer for a file whose dates cannot tell
         return peek_report(
-            head, source=name, timezone=SETTINGS.timezone, default_day_first=settings.default_day_first
+            head, source=name, timezone=SETTINGS.timezone, not_after=now,
+            default_day_first=settings.default_day_first if order is None else order,
         ).session_date
 
     result = inbox_lib.triage(
@@ -87,6 +89,7 @@ def zoom_drop_folder_sensor(
         too_early=lambda d: d < SETTINGS.start_date,
         start_date=SETTINGS.start_date,
         already_waiting={name: tuple(v) for name, v in state.get("waiting", {}).items()},
+        waiting_codes=WAITING_CODES,
         now=now,
     )
     requests = [
@@ -96,7 +99,8 @@ def zoom_drop_folder_sensor(
     summary = (
         f"{len(files)} file(s) in the folder: {sum(map(len, result.archived.values()))} archived, "
         f"{len(result.duplicates)} duplicate(s), {len(result.rejected)} rejected, "
-        f"{len(result.waiting)} waiting for their day to end, {len(writing)} still being written"
+        f"{len(result.waiting)} waiting (for their day to end, or for you: see their .reason.txt), "
+        f"{len(result.unpacked)} zip(s) unpacked, {len(writing)} still being written"
     )
     context.log.info(summary)
     # Remember only the files still in the folder (being written, waiting for their day, or failed).
