@@ -69,7 +69,6 @@ __all__ = [
     "append_log",
     "archived_files",
     "content_hash",
-    "date_order_in_name",
     "original_name",
     "read_head",
     "read_history",
@@ -96,7 +95,6 @@ MAX_UNZIPPED_BYTES = 512 * 1024 * 1024  # a zip that unpacks to more is not unpa
 _CHUNK = 1024 * 1024
 _IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", LOG_NAME, HISTORY_NAME})
 _WAITING_NOTE = "This file is waiting in the Zoom folder"
-_DATE_ORDER = re.compile(r"(?i)(?<![a-z])(day|month)[ _.-]?first(?![a-z])")
 _REPORT_SUFFIXES = (".csv", ".txt", ".tsv")
 _PARTIAL_SUFFIXES = (".crdownload", ".part", ".partial", ".download", ".tmp")
 _STORED_PREFIX = re.compile(r"^(?:[0-9a-f]{16}|\d{8}T\d{6}Z)(?:-\d+)?__")
@@ -172,14 +170,6 @@ def _ignored(name: str) -> bool:
     low = name.lower()
     return (name.startswith((".", "~$")) or low in _IGNORED_NAMES or low.endswith(_PARTIAL_SUFFIXES)
             or low.endswith(REASON_SUFFIX))
-
-
-def date_order_in_name(name: str) -> bool | None:
-    """The order of day and month the user wrote into a file's name: True for "day-first", False
-    for "month-first" (any case; a space, "_" or "." instead of "-", or none), None without (or
-    with both)."""
-    found = {m.group(1).lower() for m in _DATE_ORDER.finditer(name)}
-    return None if len(found) != 1 else found == {"day"}
 
 
 def scan_inbox(folders: ZoomFolders) -> list[InboxFile]:

@@ -57,6 +57,7 @@ __all__ = [
     "ZoomReport",
     "ZoomReportError",
     "assess_usability",
+    "date_order_in_name",
     "parse_report",
     "peek_report",
 ]
@@ -68,6 +69,7 @@ ERROR_CODES: Final = (
     "dates_unusable", "phones_unusable", "not_csv", "inconsistent_dates", "ambiguous_dates",
 )
 WAITING_CODES: Final = frozenset({"ambiguous_dates"})
+_DATE_ORDER: Final = re.compile(r"(?i)(?<![a-z])(day|month)[ _.-]?first(?![a-z])")
 """Codes of files that are not wrong but wait for the user to say something (see the reason)."""
 
 UTC: Final = dates.UTC_DTYPE
@@ -886,6 +888,20 @@ def _start(cell: str, kind: str, source: str, timezone: str, day_first: bool) ->
     return start
 
 
+def date_order_in_name(name: str) -> bool | None:
+    """The order of day and month the user wrote into a file's name: True for "day-first", False
+    for "month-first" (any case; a space, "_" or "." instead of "-", or none), None without (or
+    with both)."""
+    found = {m.group(1).lower() for m in _DATE_ORDER.finditer(name)}
+    return None if len(found) != 1 else found == {"day"}
+
+
+def _stated_order(source: str, default: bool | None) -> bool | None:
+    """The order the file's name states (:func:`date_order_in_name`), else ``default``."""
+    order = date_order_in_name(source)
+    return default if order is None else order
+
+
 # ============================================================================= peek
 
 
@@ -904,6 +920,7 @@ def peek_report(head: bytes, *, source: str, timezone: str, default_day_first: b
     ``meeting_unique_users`` when the third column already starts with "T" (Total Duration)."""
     head = head[:PEEK_BYTES]
     _sniff(head, source, whole=False)
+    default_day_first = _stated_order(source, default_day_first)
     text = _decode(head, head=True)
     partial = text.drop_partial_line()
     layout = _layout(text)
@@ -1183,9 +1200,11 @@ def parse_report(content: bytes, *, source: str, timezone: str, default_day_firs
     Attendee Details / Registrant Details section), ``no_session_date`` or ``inconsistent_dates``.
     Day-first vs month-first is decided once for the file from all of its date cells and the
     evidence they carry (``not_after``: when the file reached us; a report is not generated
-    later); ``default_day_first`` only where nothing decides, and when it is None such a file
+    later); where nothing decides, the order the file's name states ("day-first" / "month-first",
+    :func:`date_order_in_name`), else ``default_day_first``; when that is None too such a file
     raises ``ambiguous_dates`` (one of :data:`WAITING_CODES`: the user says which it is)."""
     _sniff(content, source, whole=True)
+    default_day_first = _stated_order(source, default_day_first)
     last_day = _local_date(not_after, timezone) if not_after else None
     try:
         return _parse(_decode(content), source, timezone, default_day_first, last_day)

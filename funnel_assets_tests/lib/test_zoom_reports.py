@@ -20,12 +20,14 @@ from polars.testing import assert_frame_equal
 from funnel_assets.lib.zoom_reports import (
     AUDIENCE_SCHEMA,
     ERROR_CODES,
+    WAITING_CODES,
     PEEK_BYTES,
     REPORT_KINDS,
     STAFF_SCHEMA,
     ReportHead,
     ZoomReportError,
     assess_usability,
+    date_order_in_name,
     parse_report,
     peek_report,
 )
@@ -71,6 +73,8 @@ EXPECTED = {
     "duplicate_download.csv": ("registration", "86543219871", ist(2025, 3, 1, 18, 0), False, 2, 0),
     "duplicate_download (1).csv": ("registration", "86543219871", ist(2025, 3, 1, 18, 0), False, 3, 0),
     "dates_all_ambiguous.csv": ("registration", "81234567890", ist(2025, 3, 4, 19, 0), False, 2, 0),
+    "us_resave_all_dates_ambiguous.csv": ("attendee", "89011223344", ist(2025, 11, 3, 17, 55), False, 4, 1),
+    "us_resave_generated_a_month_later.csv": ("attendee", "84759841045", ist(2025, 3, 11, 19, 2), False, 3, 1),
     "dates_unusable.csv": ("registration", "89011223344", ist(2025, 2, 2, 18, 30), False, 3, 0),
     "excel_scientific_phones.csv": ("registration", "84759841045", ist(2025, 1, 14, 19, 0), True, 4, 0),
     "meeting_participants_waiting_room.csv": ("meeting_participants", "83774824839", ist(2025, 1, 18, 14, 51, 14), False, 5, 0),
@@ -646,6 +650,49 @@ def test_peek_reads_at_most_peek_bytes_and_is_cheap():
     for _ in range(50):
         peek("big.csv", big[:PEEK_BYTES])
     assert (time.perf_counter() - started) / 50 < 0.02  # typically well under 1 ms
+
+
+def test_a_file_whose_dates_all_read_two_ways_is_never_filed_under_a_guessed_day():
+    """A US-locale Excel re-save (11/3/2025 5:55 PM, every day and month <= 12, no seconds) with no
+    setting: parse and peek refuse to guess, with a reason that gives both readings and says how
+    to name the file; the evidence the file carries decides where it can; the name decides the rest."""
+    name = "us_resave_all_dates_ambiguous.csv"
+    data = content(name)
+    for read in (lambda: parse(name, default_day_first=None), lambda: peek(name, data, default_day_first=None),
+                 lambda: parse_report(data, source=name, timezone=TZ, default_day_first=None, not_after=ist(2025, 11, 4, 9, 0))):
+        with pytest.raises(ZoomReportError) as info:
+            read()
+        err = info.value
+        assert err.code == "ambiguous_dates" and err.code in WAITING_CODES and err.code in ERROR_CODES
+        assert "'11/3/2025 5:55 PM', is either 11 March 2025 or 3 November 2025" in err.reason
+        assert "'day-first'" in err.reason and "'month-first'" in err.reason and "rename" in err.reason
+    # the name says which: the same bytes under a name with the order
+    for marked, day in (("attendees day-first.csv", date(2025, 3, 11)), ("Attendee Report month first.csv", date(2025, 11, 3)),
+                        ("US_CMA_MONTH-FIRST.csv", date(2025, 11, 3))):
+        assert parse_report(data, source=marked, timezone=TZ, default_day_first=None).session_date == day
+        assert peek_report(data, source=marked, timezone=TZ, default_day_first=None).session_date == day
+    # a team that set the order for every file (default_day_first yes / no) is answered too
+    assert parse(name, default_day_first=True).session_date == date(2025, 3, 11)
+    # evidence: a report made on 20 March 2025 cannot hold a session of 3 November 2025
+    made_in_march = parse_report(data, source=name, timezone=TZ, default_day_first=None, not_after=ist(2025, 3, 20, 12, 0))
+    assert (made_in_march.session_date, made_in_march.day_first) == (date(2025, 3, 11), True)
+    # evidence: generated 4/10/2025 with a session on 3/11/2025: day-first, the session (3 Nov) would
+    # start after its report was made (4 Oct), so month-first, whatever the team's default
+    later = "us_resave_generated_a_month_later.csv"
+    for default in (None, True):
+        assert parse(later, default_day_first=default).session_date == date(2025, 3, 11)
+        assert peek(later, content(later), default_day_first=default).session_date == date(2025, 3, 11)
+    # evidence: dates written with dots are day-first (every date of this re-save is 03.11.2025)
+    dotted = content("excel_resave_european_semicolon.csv").replace(b"28.10.2025", b"03.11.2025").replace(
+        b"01.11.2025", b"03.11.2025").replace(b"02.11.2025", b"03.11.2025")
+    assert parse("eu.csv", dotted, default_day_first=None).session_date == date(2025, 11, 3)
+
+
+def test_date_order_in_a_file_name():
+    assert [date_order_in_name(n) for n in ("a day-first.csv", "DAY FIRST.csv", "x_dayfirst.csv", "month.first.txt",
+                                            "Month-First report.csv")] == [True, True, True, False, False]
+    assert [date_order_in_name(n) for n in ("report.csv", "weekday-first.csv", "day-first month-first.csv", "firstday.csv")] == [
+        None, None, None, None]
 
 
 @pytest.mark.parametrize(("name", "code"), [("empty.csv", "empty"), ("whitespace_only.csv", "empty"),

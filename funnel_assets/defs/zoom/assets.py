@@ -171,13 +171,12 @@ def _parse_archived(context, folders, config, start: date, end: date):
     while day < end:
         for path in inbox_lib.archived_files(folders, day):
             name = inbox_lib.original_name(path)
-            order = inbox_lib.date_order_in_name(name)
             try:
                 report = parse_report(
                     path.read_bytes(),
                     source=name,
                     timezone=SETTINGS.timezone,
-                    default_day_first=config.settings.default_day_first if order is None else order,
+                    default_day_first=config.settings.default_day_first,  # unless the name says day-first / month-first
                     not_after=now,
                 )
                 assess_usability(

@@ -75,10 +75,8 @@ def zoom_drop_folder_sensor(
     last_day = daily_partitions.get_last_partition_key()
 
     def session_date_of(head: bytes, name: str) -> date:
-        order = inbox_lib.date_order_in_name(name)  # the user's answer for a file whose dates cannot tell
-        return peek_report(
-            head, source=name, timezone=SETTINGS.timezone, not_after=now,
-            default_day_first=settings.default_day_first if order is None else order,
+        return peek_report(  # a name with "day-first" / "month-first" is the user's answer for dates that cannot tell
+            head, source=name, timezone=SETTINGS.timezone, not_after=now, default_day_first=settings.default_day_first
         ).session_date
 
     result = inbox_lib.triage(
