@@ -201,7 +201,7 @@ def _parse_archived(context, folders, config, start: date, end: date):
                 context.log.info(f"{name}: {note}")
             reports.append(report)
             paths.append(path)
-            dropped.append(path.stat().st_mtime)
+            dropped.append(path.stat().st_mtime_ns)
         day += timedelta(days=1)
     kept, replaced = zoom_sessions.latest_reports(reports, dropped)
     superseded = []
