@@ -171,7 +171,10 @@ def latest_reports(reports: Sequence[ZoomReport], dropped_at: Sequence[float]) -
     """Which reports count: of several downloads of the same report (kind) of the same session, only
     the latest, which replaces the others as a whole: a corrected re-export fixes a phone or a name,
     and merging it with the earlier file would count that person twice. Latest: the later "Report
-    generated" time, else the later drop (``dropped_at``, e.g. the file's mtime), else the file name.
+    generated" time, else the later drop (``dropped_at``, e.g. the file's mtime); for files dropped
+    at the same moment, the one with more rows (a report only grows: the earlier download misses
+    the people who came later), else the browser's numbering of a second download of one name
+    ("report (1).csv" came after "report.csv").
 
     Returns the indexes of the reports to use (in their order) and ``{replaced index: index of the
     report that replaces it}``."""
@@ -184,9 +187,19 @@ def latest_reports(reports: Sequence[ZoomReport], dropped_at: Sequence[float]) -
             continue
         newest = max(members, key=lambda i: (reports[i].generated_at is not None,
                                              reports[i].generated_at or datetime.min.replace(tzinfo=UTC),
-                                             dropped_at[i], reports[i].source))
+                                             dropped_at[i], reports[i].audience.height, _browser_copy(reports[i].source),
+                                             reports[i].source))
         replaced.update({i: newest for i in members if i != newest})
     return [i for i in range(len(reports)) if i not in replaced], replaced
+
+
+_BROWSER_COPY: Final = re.compile(r" \((\d{1,3})\)(?:\.[^.]*)?$")
+
+
+def _browser_copy(name: str) -> int:
+    """``n`` of a browser's ``name (n).csv`` (0 without)."""
+    match = _BROWSER_COPY.search(name)
+    return int(match.group(1)) if match else 0
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,6 @@ def test_a_corrected_re_export_replaces_the_earlier_download_as_a_whole(zoom_con
     attendee = fixture_report("attendee_2020_padded.csv")
     kept, replaced = latest_reports([meeting, again, first, attendee], [5.0, 9.0, 1.0, 1.0])
     assert kept == [1, 2, 3] and replaced == {0: 1}
+    # dropped at the same moment: the browser's numbering says which download came later
+    kept, replaced = latest_reports([again, meeting], [5.0, 5.0])
+    assert [[again, meeting][i].source for i in kept] == ["participants (1).csv"]

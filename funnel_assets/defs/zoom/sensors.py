@@ -10,7 +10,7 @@ import dagster as dg
 from funnel_assets.defs.common import SETTINGS, daily_partitions
 from funnel_assets.defs.resources import ProjectConfigResource, ZoomInboxResource
 from funnel_assets.lib import zoom_inbox as inbox_lib
-from funnel_assets.lib.zoom_reports import WAITING_CODES, peek_report
+from funnel_assets.lib.zoom_reports import PEEK_BYTES, WAITING_CODES, ZoomReportError, parse_report, peek_report
 
 MAX_DAYS_PER_RUN = 31
 
@@ -75,9 +75,13 @@ def zoom_drop_folder_sensor(
     last_day = daily_partitions.get_last_partition_key()
 
     def session_date_of(head: bytes, name: str) -> date:
-        return peek_report(  # a name with "day-first" / "month-first" is the user's answer for dates that cannot tell
-            head, source=name, timezone=SETTINGS.timezone, not_after=now, default_day_first=settings.default_day_first
-        ).session_date
+        read = dict(source=name, timezone=SETTINGS.timezone, not_after=now, default_day_first=settings.default_day_first)
+        try:  # a name with "day-first" / "month-first" is the user's answer for dates that cannot tell
+            return peek_report(head, **read).session_date
+        except ZoomReportError as exc:
+            if exc.code in WAITING_CODES and len(head) < PEEK_BYTES:
+                parse_report(head, **read)  # the whole file: before asking the user, a full read (cut off?)
+            raise
 
     result = inbox_lib.triage(
         folders,
