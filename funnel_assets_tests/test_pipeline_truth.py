@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import time
 from collections import Counter
@@ -130,6 +131,15 @@ def file_zoom_downloads(instance, inbox: Path, days) -> int:
     for path in inbox.iterdir():
         os.utime(path, (stamp, stamp))
     return len(tick_like_the_daemon(instance))
+
+
+def junk_only(evaluation, junk: set[str]) -> bool:
+    """A failed zoom_sessions.all_files_loaded whose rejected files are all the world's junk (a file cut
+    off mid-row looks fine from its first bytes: only the run's full read rejects it, and says so)."""
+    if evaluation.check_name != "all_files_loaded":
+        return False
+    listed = re.findall(r"^- (.+?) \(\w+\): ", evaluation.metadata["rejected"].value, flags=re.M)
+    return bool(listed) and set(listed) <= junk
 
 
 # ============================================================================= truth
@@ -289,6 +299,8 @@ def test_pipeline_matches_the_worlds_truth(tmp_path, warehouse_url, world, monke
     )
     assert truth["assignments"].height > 1000 and truth["sales"].height > 50 and truth["leads"].height > 3000
 
+    junk = {name for d in days for name, outcome in d.truth["zoom_files"].select("file_name", "expected_outcome").iter_rows()
+            if outcome != "accept"}
     with dg.DagsterInstance.from_config(str(paths["DAGSTER_HOME"])) as instance:
         assert file_zoom_downloads(instance, paths["FUNNEL_ZOOM_INBOX"], days) > 0
         for first, last in ranges(START, END):
@@ -300,7 +312,7 @@ def test_pipeline_matches_the_worlds_truth(tmp_path, warehouse_url, world, monke
                 failed = [
                     f"{e.asset_key.to_user_string()}.{e.check_name}: {e.metadata}"
                     for e in result.get_asset_check_evaluations()
-                    if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+                    if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR and not junk_only(e, junk)
                 ]
                 assert not failed, failed
         assert len(instance.get_runs()) == len(ranges(START, END))

@@ -432,9 +432,17 @@ def _locked(folders: ZoomFolders) -> Iterator[None]:
 
 
 def _adopt_old_log(folders: ZoomFolders) -> None:
-    """A log written before the history existed was one line per decision: it becomes the history."""
-    if folders.log_path.exists() and not folders.history_path.exists():
-        os.replace(folders.log_path, folders.history_path)
+    """A log written before the history existed was one line per decision: it becomes the history
+    (with the `moved_from` column, empty on its lines)."""
+    if not folders.log_path.exists() or folders.history_path.exists():
+        return
+    with open(folders.log_path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        rows = list(csv.reader(fh))[1:]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows((row + [""] * len(HISTORY_COLUMNS))[: len(HISTORY_COLUMNS)] for row in rows)
+    tmp = folders.inbox / f".{HISTORY_NAME}.tmp"
+    tmp.write_bytes(_header(HISTORY_COLUMNS) + buffer.getvalue().encode("utf-8", "replace"))
+    os.replace(tmp, folders.history_path)
 
 
 def _history_rows(folders: ZoomFolders) -> list[dict[str, str]]:

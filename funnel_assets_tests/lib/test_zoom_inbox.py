@@ -537,3 +537,17 @@ def test_zips_are_unpacked_into_the_inbox_and_archived_or_rejected_saying_to_unz
     log = read_log(folders)
     assert dict(log.select("file", "outcome").iter_rows())["reports.zip"] == "unpacked"
     assert "reports - a.csv, reports - b.CSV" in log.filter(pl.col("outcome") == "unpacked")["detail"][0]
+
+
+def test_a_log_from_before_the_history_becomes_the_history(folders: ZoomFolders) -> None:
+    old = ("\ufefflogged_at,file,outcome,session_date,stored_as,code,detail\n"
+           "2025-01-09T10:00:00+00:00,a.csv,waiting,2025-01-09,,,This report is for a session on 2025-01-09.\n"
+           "2025-01-10T01:00:00+00:00,a.csv,accepted,2025-01-09,processed/2025-01-09/x__a.csv,,Report for the session.\n")
+    folders.log_path.write_text(old, encoding="utf-8")
+    (folders.processed / "2025-01-09").mkdir()
+    (folders.processed / "2025-01-09" / "x__a.csv").write_text("session: 2025-01-09\n")
+    drop(folders, "b.csv", report("2025-01-05"))
+    run(folders)
+    history = read_history(folders)
+    assert history["file"].to_list() == ["a.csv", "a.csv", "b.csv"] and history["moved_from"].to_list() == [None, None, "b.csv"]
+    assert dict(read_log(folders).select("file", "outcome").iter_rows()) == {"a.csv": "accepted", "b.csv": "accepted"}
