@@ -662,9 +662,12 @@ def _possible_order(day_first: bool, cells: set[str], *, generated: str, start: 
                     not_after: date | None) -> bool:
     """Whether reading the file's numeric dates day-first (or month-first) keeps its times possible:
     the report was not generated after the file reached us (``not_after``), an attended session
-    did not start after its report was generated, and nothing in it happened after that. A day of
-    slack on each (the report's clock and ours may be in different zones)."""
+    did not start after its report was generated, and nothing in it happened after that (but the
+    scheduled start of a registration report may be later). A day of slack on each (the report's
+    clock and ours may be in different zones)."""
     slack = timedelta(days=1)
+    if kind == "registration":  # a registration report may be downloaded before its session is held
+        cells = {c for c in cells if c[:10] != start[:10]}
     made = _cell_date(generated, day_first)
     if made is None:
         return not_after is None or all(

@@ -75,6 +75,8 @@ EXPECTED = {
     "dates_all_ambiguous.csv": ("registration", "81234567890", ist(2025, 3, 4, 19, 0), False, 2, 0),
     "us_resave_all_dates_ambiguous.csv": ("attendee", "89011223344", ist(2025, 11, 3, 17, 55), False, 4, 1),
     "us_resave_generated_a_month_later.csv": ("attendee", "84759841045", ist(2025, 3, 11, 19, 2), False, 3, 1),
+    "reexport_first_download.csv": ("registration", "83774824839", ist(2026, 1, 24, 19, 0), False, 3, 0),
+    "reexport_corrected.csv": ("registration", "83774824839", ist(2026, 1, 24, 19, 0), False, 3, 0),
     "dates_unusable.csv": ("registration", "89011223344", ist(2025, 2, 2, 18, 30), False, 3, 0),
     "excel_scientific_phones.csv": ("registration", "84759841045", ist(2025, 1, 14, 19, 0), True, 4, 0),
     "meeting_participants_waiting_room.csv": ("meeting_participants", "83774824839", ist(2025, 1, 18, 14, 51, 14), False, 5, 0),
@@ -686,6 +688,23 @@ def test_a_file_whose_dates_all_read_two_ways_is_never_filed_under_a_guessed_day
     dotted = content("excel_resave_european_semicolon.csv").replace(b"28.10.2025", b"03.11.2025").replace(
         b"01.11.2025", b"03.11.2025").replace(b"02.11.2025", b"03.11.2025")
     assert parse("eu.csv", dotted, default_day_first=None).session_date == date(2025, 11, 3)
+
+
+def test_a_registration_report_downloaded_before_its_session_is_not_taken_for_an_impossible_one():
+    """Generated 11/10/2025, scheduled 12/11/2025: month-first, the session is a month after the
+    download, which a registration report allows; with registrations 11/9 and 11/10 both readings
+    stay possible, so the file asks rather than picking day-first."""
+    text = (
+        "Registration Report\r\nReport Generated:,11/10/2025 9:05 AM\r\n"
+        "Topic,Webinar ID,Scheduled Time,# Registered\r\nFRM Part 1 Webinar,81234567890,12/11/2025 7:00 PM,2\r\n"
+        "Attendee Details\r\nFirst Name,Last Name,Email,Phone,Registration Time,Approval Status\r\n"
+        "Kiran,Das,kiran.das@gmail.com,9830098300,11/9/2025 8:12 PM,approved\r\n"
+        "Pallavi,Joshi,pallavi.j@gmail.com,9822098220,11/10/2025 7:40 AM,approved\r\n"
+    ).encode()
+    with pytest.raises(ZoomReportError) as info:
+        parse_report(text, source="regs.csv", timezone=TZ, default_day_first=None, not_after=ist(2025, 11, 10, 12, 0))
+    assert info.value.code == "ambiguous_dates"
+    assert parse_report(text, source="regs month-first.csv", timezone=TZ, default_day_first=None).session_date == date(2025, 12, 11)
 
 
 def test_date_order_in_a_file_name():
