@@ -60,6 +60,8 @@ import polars as pl
 
 __all__ = [
     "HEAD_BYTES",
+    "HISTORY_COLUMNS",
+    "HISTORY_NAME",
     "LOG_COLUMNS",
     "LOG_NAME",
     "InboxFile",
