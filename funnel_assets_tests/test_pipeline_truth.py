@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import time
 from collections import Counter
@@ -122,14 +123,27 @@ def setup_environment(monkeypatch, tmp_path: Path, warehouse_url: str) -> dict[s
     return paths
 
 
-def file_zoom_downloads(instance, inbox: Path, days) -> int:
-    """Drop every Zoom download, then two sensor ticks (the cursor carried) file them as in production."""
+def file_zoom_downloads(instance, inbox: Path, days) -> tuple[int, set[str]]:
+    """Drop every Zoom download, then two sensor ticks (the cursor carried) file them as in production.
+    The number of runs requested, and the names the world's junk files were saved under."""
+    junk = set()
     for day in days:
-        save_zoom_files(inbox, day.zoom_files)
+        saved = save_zoom_files(inbox, day.zoom_files)
+        outcomes = day.truth["zoom_files"]["expected_outcome"].to_list()
+        junk.update(path.name for (_, path, _), outcome in zip(saved, outcomes) if outcome != "accept")
     stamp = time.time() - 3600  # fully written an hour ago
     for path in inbox.iterdir():
         os.utime(path, (stamp, stamp))
-    return len(tick_like_the_daemon(instance))
+    return len(tick_like_the_daemon(instance)), junk
+
+
+def junk_only(evaluation, junk: set[str]) -> bool:
+    """A failed zoom_sessions.all_files_loaded whose rejected files are all the world's junk (a file cut
+    off mid-row looks fine from its first bytes: only the run's full read rejects it, and says so)."""
+    if evaluation.check_name != "all_files_loaded":
+        return False
+    listed = re.findall(r"^- (.+?) \(\w+\): ", evaluation.metadata["rejected"].value, flags=re.M)
+    return bool(listed) and set(listed) <= junk
 
 
 # ============================================================================= truth
@@ -290,7 +304,8 @@ def test_pipeline_matches_the_worlds_truth(tmp_path, warehouse_url, world, monke
     assert truth["assignments"].height > 1000 and truth["sales"].height > 50 and truth["leads"].height > 3000
 
     with dg.DagsterInstance.from_config(str(paths["DAGSTER_HOME"])) as instance:
-        assert file_zoom_downloads(instance, paths["FUNNEL_ZOOM_INBOX"], days) > 0
+        requested, junk = file_zoom_downloads(instance, paths["FUNNEL_ZOOM_INBOX"], days)
+        assert requested > 0
         for first, last in ranges(START, END):
             tags = {RANGE_START: first.isoformat(), RANGE_END: last.isoformat()}
             quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -300,7 +315,7 @@ def test_pipeline_matches_the_worlds_truth(tmp_path, warehouse_url, world, monke
                 failed = [
                     f"{e.asset_key.to_user_string()}.{e.check_name}: {e.metadata}"
                     for e in result.get_asset_check_evaluations()
-                    if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+                    if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR and not junk_only(e, junk)
                 ]
                 assert not failed, failed
         assert len(instance.get_runs()) == len(ranges(START, END))

@@ -23,7 +23,7 @@ from funnel_assets.lib.attribution import (
 )
 from funnel_assets.lib.config import FunnelMapping, load_funnel_mapping
 from funnel_assets.lib.fetch import FetchedCSV, fetch_csv
-from funnel_assets.lib.settings import PROJECT_ROOT
+from funnel_assets.lib.settings import PROJECT_ROOT, load_settings
 from funnel_assets.lib.warehouse import Warehouse
 from funnel_assets.lib.zoom_inbox import ZoomFolders
 from funnel_assets.lib.zoom_metadata import ZoomConfig, load_zoom_config
@@ -105,7 +105,7 @@ class ZoomInboxResource(dg.ConfigurableResource):
     inbox: str = Field(description="The watched folder (FUNNEL_ZOOM_INBOX), e.g. data/inbox/zoom")
 
     def folders(self) -> ZoomFolders:
-        return ZoomFolders(_project_path(self.inbox))
+        return ZoomFolders(_project_path(self.inbox), timezone=load_settings().timezone)
 
 
 class ExportsResource(dg.ConfigurableResource):

@@ -83,8 +83,8 @@ def _naive_formats(day_first: bool) -> list[str]:
 
 
 def detect_day_first(
-    values: pl.Series, default_day_first: bool, hint: date | None = None, *, compact: bool = True
-) -> bool:
+    values: pl.Series, default_day_first: bool | None, hint: date | None = None, *, compact: bool = True
+) -> bool | None:
     """Decide whether a file's numeric dates (``08/09/2026 10:45 AM``) are day-first.
 
     A first field above 12 anywhere settles day-first; a second field above 12 settles
@@ -94,7 +94,8 @@ def detect_day_first(
     spreads the dates over far more days than the other (at least twice as many plus a week:
     ``02/01 .. 02/11`` is ten days month-first but ten months day-first), the compact reading
     wins (``compact=False`` turns this off: for a sheet that collects rows over months, where the
-    dates are not expected to be close together). Otherwise ``default_day_first``.
+    dates are not expected to be close together). Otherwise ``default_day_first`` (None: nothing
+    decided, the caller looks further).
     """
     if values.dtype != pl.String:
         values = values.cast(pl.String)

@@ -8,17 +8,24 @@ the file handling around the report parser, as plain Python (a sensor calls it o
   being written (unchanged since the last tick, or old enough).
 * `triage` reads only the first 64 KiB of each ready file to learn its session date (the reader is
   injected), then archives it under its content hash, sets an identical re-drop aside, leaves a
-  report whose day is not over yet in the inbox, or rejects it with a plain-language reason file.
-  A bad file never blocks the others; a file that fails unexpectedly stays put and is retried.
-* Every decision is appended to ``zoom_file_log.csv`` (`append_log` / `read_log`).
+  report whose day is not over yet (or whose dates the user must name) in the inbox, unpacks a
+  zip, or rejects it with a plain-language reason file. A bad file never blocks the others; a
+  file that fails unexpectedly stays put and is retried.
+* `supersede` sets aside a report a corrected re-export of the same session replaces.
+* Every decision is appended to ``zoom_file_history.csv``, and ``zoom_file_log.csv`` is rewritten
+  to hold each file once, in its state now (`append_log` / `read_log` / `read_history`).
 
 Layout (all inside the inbox, so a user finds everything in one place)::
 
     <inbox>/                                            drop files here (top-level files only)
+    <inbox>/<name>.reason.txt                           why <name> waits in the inbox for you
     <inbox>/processed/<YYYY-MM-DD>/<hash16>__<name>      accepted, by session date
     <inbox>/processed/<YYYY-MM-DD>/duplicates/<hash16>__<stamp>__<name>   identical re-drops
+    <inbox>/processed/<YYYY-MM-DD>/superseded/<hash16>__<stamp>__<name>   replaced by a corrected re-export
+    <inbox>/processed/zips/<hash16>__<name>.zip          zips whose reports were unpacked into the inbox
     <inbox>/rejected/<stamp>__<name>  and  <same>.reason.txt
-    <inbox>/zoom_file_log.csv                            one line per decision
+    <inbox>/zoom_file_log.csv                            one line per file: where it is and why
+    <inbox>/zoom_file_history.csv                        one line per decision, never rewritten
 
 ``hash16`` is the first 16 hex digits of the SHA-256 of the bytes, ``stamp`` a UTC time like
 ``20250102T030405Z``. A name that is already taken gets a counter (``<prefix>-2__<name>``): files
@@ -34,15 +41,27 @@ import itertools
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+import threading
+import zipfile
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+try:  # one writer at a time rewrites the per-file log
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
 
 import polars as pl
 
 __all__ = [
     "HEAD_BYTES",
+    "HISTORY_COLUMNS",
+    "HISTORY_NAME",
     "LOG_COLUMNS",
     "LOG_NAME",
     "InboxFile",
@@ -54,11 +73,13 @@ __all__ = [
     "content_hash",
     "original_name",
     "read_head",
+    "read_history",
     "read_log",
     "refile",
     "reject",
     "scan_inbox",
     "settled",
+    "supersede",
     "triage",
 ]
 
@@ -66,19 +87,22 @@ log = logging.getLogger(__name__)
 
 HEAD_BYTES = 64 * 1024
 LOG_NAME = "zoom_file_log.csv"
+HISTORY_NAME = "zoom_file_history.csv"
 LOG_COLUMNS = ("logged_at", "file", "outcome", "session_date", "stored_as", "code", "detail")
-OUTCOMES = frozenset({"accepted", "duplicate", "waiting", "rejected", "error"})
+HISTORY_COLUMNS = (*LOG_COLUMNS, "moved_from")
+OUTCOMES = frozenset({"accepted", "duplicate", "waiting", "rejected", "error", "superseded", "unpacked"})
 REASON_SUFFIX = ".reason.txt"
+MAX_UNZIPPED_BYTES = 512 * 1024 * 1024  # a zip that unpacks to more is not unpacked (a "zip bomb")
 
 _CHUNK = 1024 * 1024
-_IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", LOG_NAME})
+_IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", LOG_NAME, HISTORY_NAME})
+_WAITING_NOTE = "This file is waiting in the Zoom folder"
+_REPORT_SUFFIXES = (".csv", ".txt", ".tsv")
 _PARTIAL_SUFFIXES = (".crdownload", ".part", ".partial", ".download", ".tmp")
 _STORED_PREFIX = re.compile(r"^(?:[0-9a-f]{16}|\d{8}T\d{6}Z)(?:-\d+)?__")
 _HASH_PREFIX = re.compile(r"^([0-9a-f]{16})(?:-\d+)?__")
 _MAX_NAME_BYTES = 255  # most file systems; longer names are shortened (the extension is kept)
 _NAME_RESERVE = len(REASON_SUFFIX) + 8  # room for ".reason.txt" and a "-NN" counter
-# written once, when the log is created; the BOM lets Excel show non-English names correctly
-_LOG_HEADER = ("\ufeff" + ",".join(LOG_COLUMNS) + "\n").encode("utf-8")
 
 
 # --------------------------------------------------------------------------- folders and files
@@ -99,6 +123,7 @@ class ZoomFolders:
     """Where everything lives; every folder is inside the inbox."""
 
     inbox: Path
+    timezone: str = "UTC"  # the team's time zone: the times in reason files and the log
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inbox", Path(self.inbox))
@@ -115,6 +140,24 @@ class ZoomFolders:
     def log_path(self) -> Path:
         return self.inbox / LOG_NAME
 
+    @property
+    def history_path(self) -> Path:
+        return self.inbox / HISTORY_NAME
+
+    @property
+    def zips(self) -> Path:
+        """``processed/zips``: zips whose reports were unpacked into the inbox."""
+        return self.processed / "zips"
+
+    def local(self, at: datetime) -> datetime:
+        """`at` in the team's time zone (a naive datetime is taken to be UTC)."""
+        return _utc(at).astimezone(ZoneInfo(self.timezone))
+
+    def shown(self, at: datetime) -> str:
+        """`at` for people: ``2025-11-03 19:05 IST (Asia/Kolkata)``."""
+        local = self.local(at)
+        return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({self.timezone})"
+
     def day_folder(self, session_date: date) -> Path:
         """``processed/<YYYY-MM-DD>``: the accepted files of one session date."""
         return self.processed / session_date.isoformat()
@@ -127,7 +170,8 @@ class ZoomFolders:
 
 def _ignored(name: str) -> bool:
     low = name.lower()
-    return name.startswith((".", "~$")) or low in _IGNORED_NAMES or low.endswith(_PARTIAL_SUFFIXES)
+    return (name.startswith((".", "~$")) or low in _IGNORED_NAMES or low.endswith(_PARTIAL_SUFFIXES)
+            or low.endswith(REASON_SUFFIX))
 
 
 def scan_inbox(folders: ZoomFolders) -> list[InboxFile]:
@@ -135,7 +179,8 @@ def scan_inbox(folders: ZoomFolders) -> list[InboxFile]:
 
     Only regular files count (not folders or symlinks). Ignored: hidden files (leading "."), Office
     lock files ("~$*", ".~lock*"), partial browser downloads (*.crdownload, *.part, *.partial,
-    *.download, *.tmp), Thumbs.db, desktop.ini and the log itself. A missing inbox is empty.
+    *.download, *.tmp), Thumbs.db, desktop.ini, our reason notes (*.reason.txt) and the logs.
+    A missing inbox is empty.
     """
     files: list[InboxFile] = []
     try:
@@ -291,34 +336,81 @@ def append_log(
     stored_as: Path | None,
     code: str | None,
     detail: str,
+    moved_from: Path | str | None = None,
 ) -> None:
-    """Append one decision to ``<inbox>/zoom_file_log.csv`` (created with a header if new).
+    """Record one decision about a file: append it to ``zoom_file_history.csv`` (never rewritten),
+    then rewrite ``zoom_file_log.csv``, which holds each file once, in its state now.
 
-    Each line is a single ``os.write`` on an ``O_APPEND`` descriptor, so the sensor and a run can
-    append at the same time without mixing lines. `stored_as` is written relative to the inbox.
+    `stored_as` is where the file is now (for a file left in the inbox, its path there; None when
+    it is gone), `moved_from` where it was before this decision (its line in the log is replaced).
+    Paths are written relative to the inbox, times in the team's time zone with their offset. Each
+    history line is a single ``os.write`` on an ``O_APPEND`` descriptor, so the sensor and a run
+    can record at the same time without mixing lines; the log is rebuilt from the history under a
+    lock. If the log cannot be rewritten (a spreadsheet program holds it open on Windows), the
+    history still has the decision and the next one rewrites the log.
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(
         [
-            _utc(at).isoformat(timespec="seconds"),
+            folders.local(at).isoformat(timespec="seconds"),
             file,
             outcome,
             session_date.isoformat() if session_date else "",
             _relative(folders, stored_as),
             code or "",
             " ".join(detail.split()),  # one line per decision
+            _relative(folders, Path(moved_from)) if moved_from else "",
         ]
     )
-    line = buffer.getvalue().encode("utf-8", "replace")
     folders.inbox.mkdir(parents=True, exist_ok=True)
+    with _locked(folders):
+        _adopt_old_log(folders)
+        _append(folders.history_path, buffer.getvalue().encode("utf-8", "replace"), HISTORY_COLUMNS)
+        if folders.log_path not in getattr(_batches, "paths", ()):
+            _try_rewrite_log(folders)
+
+
+_batches = threading.local()
+
+
+@contextmanager
+def _one_rewrite(folders: ZoomFolders) -> Iterator[None]:
+    """Decisions recorded inside go to the history at once; the log is rewritten once, at the end."""
+    paths = _batches.__dict__.setdefault("paths", set())
+    if folders.log_path in paths:
+        yield
+        return
+    paths.add(folders.log_path)
+    try:
+        yield
+    finally:
+        paths.discard(folders.log_path)
+        if folders.history_path.exists():
+            with _locked(folders):
+                _try_rewrite_log(folders)
+
+
+def _try_rewrite_log(folders: ZoomFolders) -> None:
+    try:
+        _rewrite_log(folders)
+    except OSError as exc:
+        log.warning("could not rewrite the Zoom file log %s (the history has the decision): %s", folders.log_path, exc)
+
+
+def _header(columns: Sequence[str]) -> bytes:
+    # the BOM lets Excel show non-English names correctly
+    return ("\ufeff" + ",".join(columns) + "\n").encode("utf-8")
+
+
+def _append(path: Path, line: bytes, columns: Sequence[str]) -> None:
     flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(folders.log_path, flags | os.O_CREAT | os.O_EXCL, 0o666)
-        line = _LOG_HEADER + line
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666)
+        line = _header(columns) + line
     except FileExistsError:
-        fd = os.open(folders.log_path, flags)
+        fd = os.open(path, flags)
     try:
         written = os.write(fd, line)
         while written < len(line):  # a short write is rare on a regular file; finish it
@@ -327,12 +419,78 @@ def append_log(
         os.close(fd)
 
 
+@contextmanager
+def _locked(folders: ZoomFolders) -> Iterator[None]:
+    """An exclusive lock (``<inbox>/.zoom_file_log.lock``) between the sensor and runs."""
+    fd = os.open(folders.inbox / ".zoom_file_log.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _adopt_old_log(folders: ZoomFolders) -> None:
+    """A log written before the history existed was one line per decision: it becomes the history
+    (with the `moved_from` column, empty on its lines)."""
+    if not folders.log_path.exists() or folders.history_path.exists():
+        return
+    with open(folders.log_path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        rows = list(csv.reader(fh))[1:]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows((row + [""] * len(HISTORY_COLUMNS))[: len(HISTORY_COLUMNS)] for row in rows)
+    tmp = folders.inbox / f".{HISTORY_NAME}.tmp"
+    tmp.write_bytes(_header(HISTORY_COLUMNS) + buffer.getvalue().encode("utf-8", "replace"))
+    os.replace(tmp, folders.history_path)
+
+
+def _history_rows(folders: ZoomFolders) -> list[dict[str, str]]:
+    try:
+        with open(folders.history_path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            return [{c: row.get(c) or "" for c in HISTORY_COLUMNS} for row in csv.DictReader(fh)]
+    except FileNotFoundError:
+        return []
+
+
+def _rewrite_log(folders: ZoomFolders) -> None:
+    """``zoom_file_log.csv`` from the history: per file, its last decision, following its moves
+    (a decision's `moved_from` replaces the line of the file that was there), for the files still
+    where that decision put them (a file the user moved away or deleted has no line)."""
+    current: dict[str, dict[str, str]] = {}
+    for row in _history_rows(folders):
+        if row["moved_from"]:
+            current.pop(row["moved_from"], None)
+        if row["stored_as"]:
+            current.pop(row["stored_as"], None)  # a new file where another was: the newer decision
+            current[row["stored_as"]] = row
+    rows = [r for where, r in current.items() if (folders.inbox / where).is_file()]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows([r[c] for c in LOG_COLUMNS] for r in rows)
+    tmp = folders.inbox / f".{LOG_NAME}.tmp"
+    tmp.write_bytes(_header(LOG_COLUMNS) + buffer.getvalue().encode("utf-8", "replace"))
+    os.replace(tmp, folders.log_path)
+
+
 def read_log(folders: ZoomFolders) -> pl.DataFrame:
-    """The log as a frame of String columns (`LOG_COLUMNS`); empty, with those columns, if there is none."""
-    path = folders.log_path
+    """``zoom_file_log.csv``: one row per file in the folder (its last decision), String columns
+    (`LOG_COLUMNS`); empty, with those columns, if there is none."""
+    return _read(folders.log_path, LOG_COLUMNS)
+
+
+def read_history(folders: ZoomFolders) -> pl.DataFrame:
+    """``zoom_file_history.csv``: every decision in order (`HISTORY_COLUMNS`, String)."""
+    return _read(folders.history_path, HISTORY_COLUMNS)
+
+
+def _read(path: Path, columns: Sequence[str]) -> pl.DataFrame:
     if not path.exists() or path.stat().st_size == 0:
-        return pl.DataFrame(schema=dict.fromkeys(LOG_COLUMNS, pl.String))
-    return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+    frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    return frame.with_columns(pl.lit(None, pl.String).alias(c) for c in columns if c not in frame.columns)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -360,9 +518,9 @@ def _reason_text(
         "This file was not loaded.\n\n"
         f"What happened: {reason}\n\n"
         f"File: {name}\n"
-        f"Dropped (last changed): {dropped:%Y-%m-%d %H:%M} UTC\n"
+        f"Dropped (last changed): {folders.shown(dropped)}\n"
         f"Size: {size:,} bytes\n"
-        f"Set aside: {now:%Y-%m-%d %H:%M} UTC, kept here as {stored.name}\n"
+        f"Set aside: {folders.shown(now)}, kept here as {stored.name}\n"
         f"Problem code: {code}\n\n"
         "What to do next:\n"
         f"- Fix the file, or download it again from Zoom, and drop the new file into {folders.inbox}\n"
@@ -390,6 +548,7 @@ def reject(
     now = _utc(now)
     name = original_name or _strip_prefixes(Path(path).name)
     st = os.stat(path)
+    _drop_waiting_note(Path(path))
     stored = _move(Path(path), folders.rejected, _stamp(now), name)
     detail = reason
     text = _reason_text(
@@ -409,9 +568,57 @@ def reject(
         log.warning("could not write the reason file for %s: %s", stored, exc)
         detail = f"{reason} (The reason file could not be written: {exc}.)"
     append_log(
-        folders, at=now, file=name, outcome="rejected", session_date=None, stored_as=stored, code=code, detail=detail
+        folders, at=now, file=name, outcome="rejected", session_date=None, stored_as=stored, code=code, detail=detail,
+        moved_from=path,
     )
     return stored
+
+
+def _waiting_text(folders: ZoomFolders, *, name: str, reason: str, dropped: datetime, now: datetime) -> str:
+    return (
+        f"{_WAITING_NOTE}: it was not loaded yet.\n\n"
+        f"Why: {reason}\n\n"
+        f"File: {name}\n"
+        f"Dropped (last changed): {folders.shown(dropped)}\n"
+        f"Noticed: {folders.shown(now)}\n\n"
+        "Nothing was deleted. This note goes away by itself once the file is loaded.\n"
+    )
+
+
+def _note_path(path: Path) -> Path:
+    return path.with_name(path.name + REASON_SUFFIX)
+
+
+def _write_waiting_note(folders: ZoomFolders, f: InboxFile, reason: str, now: datetime) -> None:
+    """``<name>.reason.txt`` beside a file that waits in the inbox for the user."""
+    text = _waiting_text(folders, name=f.name, reason=reason, now=now,
+                         dropped=datetime.fromtimestamp(f.mtime_ns / 1e9, timezone.utc))
+    try:
+        _note_path(f.path).write_text(text, encoding="utf-8")
+    except OSError as exc:  # the log still says why
+        log.warning("could not write the note for %s: %s", f.path, exc)
+
+
+def _drop_waiting_note(path: Path) -> None:
+    """Remove our own waiting note about a file that leaves the inbox (only a note we wrote)."""
+    note = _note_path(path)
+    try:
+        if note.read_text(encoding="utf-8", errors="replace").startswith(_WAITING_NOTE):
+            note.unlink()
+    except OSError:
+        pass
+
+
+def _drop_stale_notes(folders: ZoomFolders) -> None:
+    """Our waiting notes whose file is no longer in the inbox (renamed, say, to name its date order)."""
+    try:
+        with os.scandir(folders.inbox) as entries:
+            notes = [Path(e.path) for e in entries if e.name.endswith(REASON_SUFFIX)]
+    except FileNotFoundError:
+        return
+    for note in notes:
+        if not note.with_name(note.name[: -len(REASON_SUFFIX)]).exists():
+            _drop_waiting_note(note.with_name(note.name[: -len(REASON_SUFFIX)]))
 
 
 def _too_early_reason(session_date: date, start_date: date | None) -> str:
@@ -431,6 +638,7 @@ class Triage:
     waiting: list[InboxFile]  # session date not available yet: left in the inbox
     rejected: list[Path]  # moved to rejected/
     errors: list[InboxFile] = field(default_factory=list)  # failed unexpectedly: left in place, retried next tick
+    unpacked: list[Path] = field(default_factory=list)  # zips archived under processed/zips/ (reports now in the inbox)
 
     @property
     def waiting_state(self) -> dict[str, tuple[int, int]]:
@@ -457,19 +665,26 @@ def triage(
     too_early: Callable[[date], bool] | None = None,
     start_date: date | None = None,
     already_waiting: Mapping[str, Sequence[int]] | None = None,
+    waiting_codes: Collection[str] = (),
     now: datetime,
 ) -> Triage:
     """Decide, move and log each ready file, in order (oldest first if they come from `scan_inbox`).
 
-    For each file: read its first 64 KiB and ask ``session_date_of(head, file_name)`` for the session
-    date. An exception with string ``code`` and ``reason`` attributes (`Rejection`, the parser's
-    error) rejects the file. If ``accepts_date(d)`` is False the file is rejected when the date is
-    before the pipeline's start (``too_early(d)``, or ``d < start_date`` when only `start_date` is
-    given; `start_date` also makes the message name the date), else it waits in the inbox (the day
-    is not over yet); "waiting" is logged only when the file is not already in `already_waiting`
-    with the same ``(size, mtime_ns)`` (pass the previous tick's `Triage.waiting_state`).
-    Accepted dates: the file is hashed; if ``processed/<d>/`` already holds the same content it goes
-    to ``duplicates/`` ("duplicate"), else to ``processed/<d>/<hash16>__<name>`` ("accepted").
+    A zip (not an Excel workbook) is unpacked first: its reports (.csv, .txt, .tsv) are written into
+    the inbox, where the next ticks read them like any drop, and the zip is archived under
+    ``processed/zips/`` ("unpacked"); a zip that cannot be unpacked is rejected with a reason.
+
+    For each other file: read its first 64 KiB and ask ``session_date_of(head, file_name)`` for the
+    session date. An exception with string ``code`` and ``reason`` attributes (`Rejection`, the
+    parser's error) rejects the file, unless its code is one of `waiting_codes`: then the file waits
+    in the inbox for the user, with the reason in ``<name>.reason.txt`` beside it. If
+    ``accepts_date(d)`` is False the file is rejected when the date is before the pipeline's start
+    (``too_early(d)``, or ``d < start_date`` when only `start_date` is given; `start_date` also
+    makes the message name the date), else it waits in the inbox (the day is not over yet).
+    "waiting" is logged only when the file is not already in `already_waiting` with the same
+    ``(size, mtime_ns)`` (pass the previous tick's `Triage.waiting_state`). Accepted dates: the
+    file is hashed; if ``processed/<d>/`` already holds the same content it goes to
+    ``duplicates/`` ("duplicate"), else to ``processed/<d>/<hash16>__<name>`` ("accepted").
 
     Any other exception for one file is logged as "error" and the file stays where it is (it is
     tried again next tick); the others go on. A file that changed since the scan is skipped quietly.
@@ -479,83 +694,161 @@ def triage(
     already_waiting = already_waiting or {}
     if too_early is None and start_date is not None:
         too_early = lambda d: d < start_date  # noqa: E731
+    _drop_stale_notes(folders)
     known: dict[date, dict[str, str]] = {}  # session date -> hash16 -> archived file name
     archived: dict[date, list[Path]] = {}
     duplicates: list[Path] = []
     waiting: list[InboxFile] = []
     rejected: list[Path] = []
     errors: list[InboxFile] = []
+    unpacked: list[Path] = []
 
     def note(file: str, outcome: str, detail: str, *, on: date | None = None, stored: Path | None = None,
-             code: str | None = None) -> None:
+             code: str | None = None, moved_from: Path | None = None) -> None:
         append_log(folders, at=now, file=file, outcome=outcome, session_date=on, stored_as=stored, code=code,
-                   detail=detail)
+                   detail=detail, moved_from=moved_from)
 
-    for f in ready:
-        name = original_name(f.name)
-        try:
-            head, st = _head_and_stat(f.path, HEAD_BYTES)
-            if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns):
-                continue  # still changing: it will be looked at again next tick
+    def wait(f: InboxFile, name: str, detail: str, *, on: date | None = None, code: str | None = None,
+             reason_file: bool = False) -> None:
+        waiting.append(f)
+        if tuple(already_waiting.get(f.name, ())) != (f.size, f.mtime_ns):
+            if reason_file:
+                _write_waiting_note(folders, f, detail, now)
+            note(name, "waiting", detail, on=on, code=code, stored=f.path, moved_from=f.path)
+
+    with _one_rewrite(folders):
+        for f in ready:
+            name = original_name(f.name)
             try:
-                session_date = session_date_of(head, f.name)
-            except Exception as exc:
-                if not _is_rejection(exc):
-                    raise
-                code, reason = getattr(exc, "code"), getattr(exc, "reason")
-                rejected.append(reject(folders, f.path, code=code, reason=reason, now=now, original_name=name))
-                continue
-            if isinstance(session_date, datetime):
-                session_date = session_date.date()
-
-            if not accepts_date(session_date):
-                if too_early is not None and too_early(session_date):
-                    reason = _too_early_reason(session_date, start_date)
-                    rejected.append(
-                        reject(folders, f.path, code="before_start_date", reason=reason, now=now, original_name=name)
-                    )
+                head, st = _head_and_stat(f.path, HEAD_BYTES)
+                if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns):
+                    continue  # still changing: it will be looked at again next tick
+                if _is_zip(head):
+                    try:
+                        unpacked.append(_unpack(folders, f, name, now))
+                    except Rejection as exc:
+                        rejected.append(reject(folders, f.path, code=exc.code, reason=exc.reason, now=now, original_name=name))
                     continue
-                waiting.append(f)
-                if tuple(already_waiting.get(f.name, ())) != (f.size, f.mtime_ns):
-                    note(name, "waiting", f"This report is for a session on {session_date.isoformat()}, a day "
-                         "that is not over yet. It stays in the inbox and is loaded automatically once that "
-                         "day's data is due.", on=session_date)
-                continue
+                try:
+                    session_date = session_date_of(head, f.name)
+                except Exception as exc:
+                    if not _is_rejection(exc):
+                        raise
+                    code, reason = getattr(exc, "code"), getattr(exc, "reason")
+                    if code in waiting_codes:
+                        wait(f, name, reason, code=code, reason_file=True)
+                        continue
+                    rejected.append(reject(folders, f.path, code=code, reason=reason, now=now, original_name=name))
+                    continue
+                if isinstance(session_date, datetime):
+                    session_date = session_date.date()
 
-            digest = hashlib.sha256(head).hexdigest() if len(head) == st.st_size else content_hash(f.path)
-            hash16 = digest[:16]
-            day = folders.day_folder(session_date)
-            hashes = known.get(session_date)
-            if hashes is None:
-                hashes = known[session_date] = _hashes_in(day)
-            if hash16 in hashes:
-                stored = _move(f.path, day / "duplicates", f"{hash16}__{_stamp(now)}", name)
-                duplicates.append(stored)
-                first = _relative(folders, day / hashes[hash16])
-                note(name, "duplicate", f"An identical copy was already loaded as {first}; this copy was kept "
-                     "aside and not counted again.", on=session_date, stored=stored)
-            else:
-                stored = _move(f.path, day, hash16, name)
-                hashes[hash16] = stored.name
-                archived.setdefault(session_date, []).append(stored)
-                note(name, "accepted", f"Report for the session on {session_date.isoformat()}; stored under "
-                     f"{_relative(folders, day)}.", on=session_date, stored=stored)
-        except Exception as exc:  # one bad file never stops the others
-            errors.append(f)
-            log.warning("could not process %s", f.path, exc_info=True)
-            gone = isinstance(exc, FileNotFoundError) and not f.path.exists()
-            try:
-                if gone:
-                    note(name, "error", "The file was moved or removed from the inbox before it could be handled; "
-                         "nothing to do.", code="vanished")
+                if not accepts_date(session_date):
+                    if too_early is not None and too_early(session_date):
+                        reason = _too_early_reason(session_date, start_date)
+                        rejected.append(
+                            reject(folders, f.path, code="before_start_date", reason=reason, now=now, original_name=name)
+                        )
+                        continue
+                    wait(f, name, f"This report is for a session on {session_date.isoformat()}, a day that is not over "
+                         "yet. It stays in the inbox and is loaded automatically once that day's data is due.",
+                         on=session_date)
+                    continue
+
+                digest = hashlib.sha256(head).hexdigest() if len(head) == st.st_size else content_hash(f.path)
+                hash16 = digest[:16]
+                day = folders.day_folder(session_date)
+                hashes = known.get(session_date)
+                if hashes is None:
+                    hashes = known[session_date] = _hashes_in(day)
+                _drop_waiting_note(f.path)
+                if hash16 in hashes:
+                    stored = _move(f.path, day / "duplicates", f"{hash16}__{_stamp(now)}", name)
+                    duplicates.append(stored)
+                    first = _relative(folders, day / hashes[hash16])
+                    note(name, "duplicate", f"An identical copy was already loaded as {first}; this copy was kept "
+                         "aside and not counted again.", on=session_date, stored=stored, moved_from=f.path)
                 else:
-                    note(name, "error", f"Could not handle this file ({type(exc).__name__}: {exc}). It was left in the "
-                         "inbox and will be tried again automatically; if this keeps happening, tell the "
-                         "pipeline's maintainer.", code="unexpected_error")
-            except OSError:
-                log.exception("could not write to the Zoom file log %s", folders.log_path)
+                    stored = _move(f.path, day, hash16, name)
+                    hashes[hash16] = stored.name
+                    archived.setdefault(session_date, []).append(stored)
+                    note(name, "accepted", f"Report for the session on {session_date.isoformat()}; stored under "
+                         f"{_relative(folders, day)}.", on=session_date, stored=stored, moved_from=f.path)
+            except Exception as exc:  # one bad file never stops the others
+                errors.append(f)
+                log.warning("could not process %s", f.path, exc_info=True)
+                gone = isinstance(exc, FileNotFoundError) and not f.path.exists()
+                try:
+                    if gone:
+                        note(name, "error", "The file was moved or removed from the inbox before it could be handled; "
+                             "nothing to do.", code="vanished", moved_from=f.path)
+                    else:
+                        note(name, "error", f"Could not handle this file ({type(exc).__name__}: {exc}). It was left in the "
+                             "inbox and will be tried again automatically; if this keeps happening, tell the "
+                             "pipeline's maintainer.", code="unexpected_error", stored=f.path, moved_from=f.path)
+                except OSError:
+                    log.exception("could not write to the Zoom file log %s", folders.log_path)
 
-    return Triage(archived=archived, duplicates=duplicates, waiting=waiting, rejected=rejected, errors=errors)
+    return Triage(archived=archived, duplicates=duplicates, waiting=waiting, rejected=rejected, errors=errors,
+                  unpacked=unpacked)
+
+
+# --------------------------------------------------------------------------- zips
+
+
+def _is_zip(head: bytes) -> bool:
+    """A zip archive that is not an Office document (an .xlsx is a zip too: the parser rejects it)."""
+    return head.startswith(b"PK\x03\x04") and b"[Content_Types].xml" not in head[:4096] and b"xl/" not in head[:4096]
+
+
+def _unzip_reason(name: str, what: str) -> str:
+    return (f"{what} Unzip it yourself (on Windows: right-click > Extract All; on a Mac: double-click it) and drop "
+            f"the CSV files that come out of it into the Zoom folder, or download the reports from Zoom again "
+            f"one by one. The zip '{name}' is kept here.")
+
+
+def _unpack(folders: ZoomFolders, f: InboxFile, name: str, now: datetime) -> Path:
+    """Write the reports of a zip into the inbox (named ``<zip name> - <member name>``, never over an
+    existing file) and archive the zip under ``processed/zips/``. Raises `Rejection` (code
+    ``zip_unreadable``) for a damaged, encrypted, oversized zip or one without reports."""
+    try:
+        with zipfile.ZipFile(f.path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            reports = [m for m in members if Path(m.filename).suffix.lower() in _REPORT_SUFFIXES
+                       and not Path(m.filename).name.startswith((".", "~$")) and "__MACOSX" not in m.filename]
+            if not reports:
+                listed = ", ".join(Path(m.filename).name for m in members[:5]) or "nothing"
+                raise Rejection("zip_unreadable", _unzip_reason(name, f"This zip holds no CSV report (it holds: {listed})."))
+            if any(m.flag_bits & 0x1 for m in reports):
+                raise Rejection("zip_unreadable", _unzip_reason(name, "This zip is protected by a password."))
+            if sum(m.file_size for m in reports) > MAX_UNZIPPED_BYTES:
+                raise Rejection("zip_unreadable", _unzip_reason(
+                    name, f"This zip unpacks to more than {MAX_UNZIPPED_BYTES // 2**20} MB, far more than Zoom reports."))
+            written: list[Path] = []
+            stem = Path(name).stem
+            for member in reports:
+                data = archive.read(member)
+                target_name = _fit("", f"{stem} - {Path(member.filename).name}")
+                target = folders.inbox / target_name
+                n = 1
+                while target.exists() or _note_path(target).exists():
+                    n += 1
+                    target = folders.inbox / f"{Path(target_name).stem} ({n}){Path(target_name).suffix}"
+                with open(target, "xb") as out:
+                    out.write(data)
+                os.utime(target, ns=(f.mtime_ns, f.mtime_ns))  # dropped when the zip was: ready next tick
+                written.append(target)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise Rejection("zip_unreadable", _unzip_reason(name, f"This zip could not be opened ({exc}): it may be damaged "
+                                                        "or cut off.")) from exc
+    hash16 = content_hash(f.path)[:16]
+    stored = _move(f.path, folders.zips, hash16, name)
+    files = ", ".join(p.name for p in written)
+    append_log(folders, at=now, file=name, outcome="unpacked", session_date=None, stored_as=stored, code=None,
+               detail=f"A zip: its {len(written)} report(s) were put into the Zoom folder to be read like any "
+                    f"other drop ({files}); the zip is kept under {_relative(folders, folders.zips)}.",
+               moved_from=f.path)
+    return stored
 
 
 def refile(folders: ZoomFolders, path: Path, session_date: date, *, now: datetime) -> Path:
@@ -584,7 +877,24 @@ def refile(folders: ZoomFolders, path: Path, session_date: date, *, now: datetim
             f"{_relative(folders, day / first)}; this copy was kept aside and not counted again."
         )
     append_log(folders, at=now, file=name, outcome=outcome, session_date=session_date, stored_as=stored, code=None,
-               detail=detail)
+               detail=detail, moved_from=path)
+    return stored
+
+
+def supersede(folders: ZoomFolders, path: Path, *, by: Path, session_date: date, now: datetime) -> Path:
+    """Move an archived report to ``processed/<session_date>/superseded/``: `by`, a later download of
+    the same report of the same session (a corrected re-export), replaces it as a whole. Logged as
+    "superseded", naming the file that replaces it. Returns the new path."""
+    path, now = Path(path), _utc(now)
+    name = original_name(path)
+    match = _HASH_PREFIX.match(path.name)
+    hash16 = match.group(1) if match else content_hash(path)[:16]
+    stored = _move(path, folders.day_folder(session_date) / "superseded", f"{hash16}__{_stamp(now)}", name)
+    append_log(folders, at=now, file=name, outcome="superseded", session_date=session_date, stored_as=stored,
+               code=None, moved_from=path,
+               detail=f"A later download of the same report for this session, {original_name(by)} "
+                      f"({_relative(folders, Path(by))}), replaces this one as a whole; this file was kept aside "
+                      "and is no longer counted.")
     return stored
 
 

@@ -67,8 +67,9 @@ class ZoomSettings:
     """People with these email domains are staff (hosts/panelists), never audience."""
     bootcamp_tokens: tuple[str, ...] = ("bootcamp", "boot camp", "boot-camp")
     """A topic containing one of these tokens is a bootcamp; anything else a webinar."""
-    default_day_first: bool = False
-    """How to read ``08/09/2026`` when a file cannot tell (Zoom's own exports are month-first)."""
+    default_day_first: bool | None = None
+    """How to read ``08/09/2026`` when nothing in a file tells (Zoom's own exports are month-first):
+    None ("ask", the default) keeps such a file waiting until the user names its order."""
     max_bad_time_share: float = 0.05
     max_bad_phone_share: float = 0.5
     settle_seconds: float = 10.0
@@ -90,8 +91,8 @@ def _setting_value(name: str, value: str) -> tuple[object, str | None]:
         issue = number(0, 1)(value) if name in _SHARE_SETTINGS else number(0)(value)
         return (None, issue) if issue else (float(value), None)
     if name == "default_day_first":
-        issue = one_of("yes", "no", ignore_case=True)(value)
-        return (None, issue) if issue else (value.lower() == "yes", None)
+        issue = one_of("ask", "yes", "no", ignore_case=True)(value)
+        return (None, issue) if issue else ({"yes": True, "no": False}.get(value.lower()), None)
     if name == "bootcamp_tokens":
         tokens = tuple(" ".join(t.lower().split()) for t in _split_list(value))
         if not tokens:

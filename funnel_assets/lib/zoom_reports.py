@@ -48,6 +48,7 @@ from funnel_assets.lib.phones import CORRUPT, INVALID, PLAIN_MOBILE_PATTERN, nor
 __all__ = [
     "AUDIENCE_SCHEMA",
     "ERROR_CODES",
+    "WAITING_CODES",
     "PEEK_BYTES",
     "REPORT_KINDS",
     "STAFF_SCHEMA",
@@ -56,6 +57,7 @@ __all__ = [
     "ZoomReport",
     "ZoomReportError",
     "assess_usability",
+    "date_order_in_name",
     "parse_report",
     "peek_report",
 ]
@@ -64,8 +66,11 @@ PEEK_BYTES: Final = 65536
 REPORT_KINDS: Final = ("attendee", "registration", "meeting_participants", "meeting_unique_users")
 ERROR_CODES: Final = (
     "empty", "not_zoom", "truncated", "no_attendee_details", "no_session_date",
-    "dates_unusable", "phones_unusable", "not_csv", "inconsistent_dates",
+    "dates_unusable", "phones_unusable", "not_csv", "inconsistent_dates", "ambiguous_dates",
 )
+WAITING_CODES: Final = frozenset({"ambiguous_dates"})
+_DATE_ORDER: Final = re.compile(r"(?i)(?<![a-z])(day|month)[ _.-]?first(?![a-z])")
+"""Codes of files that are not wrong but wait for the user to say something (see the reason)."""
 
 UTC: Final = dates.UTC_DTYPE
 STAFF_SCHEMA: Final = {
@@ -185,7 +190,7 @@ _ZOOM_TABLE_HEADERS: Final = frozenset({
 
 _CONTROL_BYTES: Final = bytes(c for c in range(32) if c not in (9, 10, 13)) + b"\x7f"
 _ONLY_BLANK: Final = re.compile(rb"(?:\xef\xbb\xbf|\xff\xfe|\xfe\xff)?[\s\x00,;]*\Z")
-_NOT_BLANK: Final = re.compile(rb'[^\s,"]')
+_NOT_BLANK: Final = re.compile(rb'[^\s,;"]')
 _NUMERIC_DATE: Final = re.compile(r"\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:\D|$)")
 _SCI_PHONE: Final = r"^\+?[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+$"
 _FLOAT_PHONE: Final = r"^\+?[0-9]{6,}\.0+$"
@@ -217,13 +222,13 @@ def _norm(header: str) -> str:
     return h.replace("(original name)", "").strip()
 
 
-def _cells(line: bytes) -> list[str]:
+def _cells(line: bytes, delimiter: str = ",") -> list[str]:
     """One CSV line as stripped cells, trailing empty cells removed."""
     try:
         text = line.rstrip(b"\r").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _NotUtf8 from exc
-    row = [c.strip() for c in next(csv.reader([text]), [])]
+    row = [c.strip() for c in next(csv.reader([text], delimiter=delimiter), [])]
     while row and not row[-1]:
         row.pop()
     return row
@@ -237,7 +242,7 @@ def _title_of(line: bytes) -> str | None:
     """The section key if ``line`` is a title row (its only non-empty cell is a known title)."""
     if len(line) > 400:
         return None
-    text = line.rstrip(b' \t\r,"').lstrip(b' \t"').decode("utf-8", "replace").lower()
+    text = line.rstrip(b' \t\r,;"').lstrip(b' \t"').decode("utf-8", "replace").lower()
     return _TITLES.get(" ".join(text.split()))
 
 
@@ -309,6 +314,7 @@ class _Text:
     starts: np.ndarray = field(repr=False)  # byte offset where each line starts
     ends: np.ndarray = field(repr=False)  # byte offset where each line ends (before "\r\n" / "\n")
     size: int = -1  # bytes that belong to the indexed lines (-1: all)
+    delimiter: str = ","  # "," as Zoom writes; ";" after a European Excel re-save, tab in Excel's "Unicode Text"
 
     def drop_partial_line(self) -> str:
         """Forget a last line without line end (a head cut mid-line); return its text."""
@@ -397,7 +403,19 @@ def _decode(content: bytes, *, head: bool = False, cp1252: bool = False) -> _Tex
         starts, ends = starts[:-1], ends[:-1]
     if n:
         ends = ends - ((arr[np.maximum(ends - 1, 0)] == 13) & (ends > starts))
-    return _Text(content, encoding, removed, starts, ends)
+    return _Text(content, encoding, removed, starts, ends, delimiter=_sniff_delimiter(content))
+
+
+_QUOTED: Final = re.compile(rb'"[^"]*"')
+
+
+def _sniff_delimiter(content: bytes) -> str:
+    """The cell delimiter of the first lines: the one of ``,`` ``;`` and tab found most often
+    outside quotes (a comma when none is)."""
+    lines = [line for line in _QUOTED.sub(b"", content[:16384]).split(b"\n")[:40] if line.strip()]
+    counts = {d: sum(line.count(d.encode()) for line in lines) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
 
 
 # ============================================================================= layout
@@ -447,7 +465,7 @@ def _layout(text: _Text) -> _Layout:
         if _blank(line):
             continue
         seen += 1
-        cells = _cells(line)
+        cells = _cells(line, text.delimiter)
         if not out.first_line:
             out.first_line = _clip(", ".join(c for c in cells if c), 80)
         key = _title_of(line)
@@ -479,7 +497,7 @@ def _layout(text: _Text) -> _Layout:
         if header_k is None:
             out.tables.append(_Table(key, [], k, stop))
         else:
-            out.tables.append(_Table(key, _cells(text.line(header_k)), header_k, stop))
+            out.tables.append(_Table(key, _cells(text.line(header_k), text.delimiter), header_k, stop))
     return out
 
 
@@ -500,7 +518,7 @@ def _truncation(text: _Text, layout: _Layout) -> str | None:
         if k != layout.summary_k:
             return f"it stops at line {k + 1}, before the rows that should follow it"
         header = layout.summary_header or []
-    n = len(next(csv.reader([last.rstrip(b"\r").decode("utf-8", "replace")]), []))
+    n = len(next(csv.reader([last.rstrip(b"\r").decode("utf-8", "replace")], delimiter=text.delimiter), []))
     if n < len(header):
         return f"its last line (line {k + 1}) has {n} of {len(header)} columns and no line ending"
     return None
@@ -515,7 +533,7 @@ def _kind(layout: _Layout, partial: str = "") -> str | None:
         if participants is not None:
             names = {_norm(c) for c in participants}
             return "meeting_unique_users" if "total duration (minutes)" in names else "meeting_participants"
-        cells = partial.split(",")  # a head cut inside the participants header: its 3rd column says
+        cells = re.split(r"[,;\t]", partial)  # a head cut inside the participants header: its 3rd column says
         third = cells[2].strip('" ').lower() if len(cells) >= 3 else ""
         return "meeting_unique_users" if third.startswith("t") else "meeting_participants"
     if layout.summary_header:
@@ -587,7 +605,7 @@ def _parse_one(text: str | None, timezone: str, day_first: bool) -> datetime | N
 _ZOOM_NATIVE_TIME = re.compile(r"^\s*\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}(?: ?[AaPp][Mm])?\s*$")
 
 
-def _native_default(cells, default: bool) -> bool:
+def _native_default(cells, default: bool | None) -> bool | None:
     """The default reading of ambiguous numeric dates for a file. Zoom itself writes
     ``MM/DD/YYYY hh:mm:ss[ AM]`` (always month-first, always with seconds); a spreadsheet re-save
     drops the seconds and writes the user's locale (``15/08/2022 01:27`` in India), which is what
@@ -595,13 +613,14 @@ def _native_default(cells, default: bool) -> bool:
     return False if any(_ZOOM_NATIVE_TIME.match(c or "") for c in cells) else default
 
 
-def _decide_day_first(cells, default: bool) -> bool:
-    """Day-first from cells in file order: the first whose first (second) field is above 12 settles
-    it (cheap: a head usually has one within a few rows); if none does, the same rules as for a
-    whole file (:func:`dates.detect_day_first` on all of them, with Zoom's own format as evidence
-    of month-first: :func:`_native_default`)."""
+def _decide_day_first(cells, default: bool | None, *, start: str = "", kind: str = "",
+                      not_after: date | None = None) -> bool | None:
+    """Day-first from cells in file order (the report-generated cell first): the first whose first
+    (second) field is above 12 settles it (cheap: a head usually has one within a few rows); if
+    none does, the same rules as for a whole file (:func:`_undecided_order`). None when nothing
+    decides and there is no ``default``."""
     cells = list(cells)
-    default = _native_default(cells[:50], default)
+    generated = cells[0] if cells else ""
     seen = []
     for cell in cells:
         m = _NUMERIC_DATE.match(cell or "")
@@ -616,9 +635,69 @@ def _decide_day_first(cells, default: bool) -> bool:
     if not seen:
         return default
     try:
-        return dates.detect_day_first(pl.Series(sorted(set(seen)), dtype=pl.String), default)
+        decided = dates.detect_day_first(pl.Series(sorted(set(seen)), dtype=pl.String), None)
     except ValueError:
-        return default  # cannot happen without a decisive cell; parse_report reports inconsistencies
+        decided = None  # cannot happen without a decisive cell; parse_report reports inconsistencies
+    if decided is not None:
+        return decided
+    return _undecided_order(set(seen), generated=generated, start=start, kind=kind, not_after=not_after,
+                            native=_native_default(cells[:50], None), default=default)
+
+
+def _cell_date(cell: str, day_first: bool) -> date | None:
+    """The calendar date of a time cell read one way (None: not a date that way, or unreadable)."""
+    m = _NUMERIC_DATE.match(cell or "")
+    if m:
+        a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        y = y + 2000 if y < 100 else y
+        try:
+            return date(y, b, a) if day_first else date(y, a, b)
+        except ValueError:
+            return None
+    moment = _parse_one(cell, "UTC", day_first) if cell else None
+    return moment.date() if moment else None
+
+
+def _possible_order(day_first: bool, cells: set[str], *, generated: str, start: str, kind: str,
+                    not_after: date | None) -> bool:
+    """Whether reading the file's numeric dates day-first (or month-first) keeps its times possible:
+    the report was not generated after the file reached us (``not_after``), an attended session
+    did not start after its report was generated, and nothing in it happened after that (but the
+    scheduled start of a registration report may be later). A day of slack on each (the report's
+    clock and ours may be in different zones)."""
+    slack = timedelta(days=1)
+    if kind == "registration":  # a registration report may be downloaded before its session is held
+        cells = {c for c in cells if c[:10] != start[:10]}
+    made = _cell_date(generated, day_first)
+    if made is None:
+        return not_after is None or all(
+            (d := _cell_date(c, day_first)) is None or d <= not_after + slack for c in cells)
+    if not_after is not None and made > not_after + slack:
+        return False
+    began = _cell_date(start, day_first)
+    if began is not None and kind != "registration" and began > made + slack:
+        return False
+    return all((d := _cell_date(c, day_first)) is None or d <= made + slack for c in cells)
+
+
+def _undecided_order(cells: set[str], *, generated: str, start: str, kind: str, not_after: date | None,
+                     native: bool | None, default: bool | None) -> bool | None:
+    """Day-first for a file whose numeric dates could all be read either way (every day and month
+    <= 12), from the evidence the file carries: a reading that makes its times impossible (see
+    :func:`_possible_order`) is out; Zoom's own ``MM/DD/YYYY hh:mm:ss`` format is month-first
+    (:func:`_native_default`); dates written with dots (``03.11.2025``) are day-first in every
+    locale that writes them. Else ``default`` (the file name's or the team's stated order): None
+    when there is none, and the caller asks."""
+    possible = [o for o in (True, False)
+                if _possible_order(o, cells, generated=generated, start=start, kind=kind, not_after=not_after)]
+    if len(possible) == 1:
+        return possible[0]
+    if native is not None:
+        return native
+    numeric = [c for c in cells if _NUMERIC_DATE.match(c)]
+    if numeric and all(re.match(r"\s*\d{1,2}\.\d{1,2}\.", c) for c in numeric):
+        return True
+    return default
 
 
 def _utc_expr(naive: pl.Expr, lo: datetime | None, hi: datetime | None, timezone: str) -> pl.Expr:
@@ -689,17 +768,23 @@ def _month_name_format(sample: tuple[str, ...]) -> str | None:
     return None
 
 
-def _file_day_first(summary_cells: list[str], columns: list[pl.Series], default: bool, hint: date | None,
-                    source: str) -> bool:
-    """Day-first for the whole file, from the summary's time cells and the table cells given (see
-    :func:`dates.detect_day_first`; ``default`` if none is a numeric date)."""
+def _file_day_first(summary_cells: list[str], columns: list[pl.Series], default: bool | None, hint: date | None,
+                    source: str, *, start: str = "", kind: str = "", not_after: date | None = None) -> bool | None:
+    """Day-first for the whole file, from the summary's time cells (the report-generated cell
+    first) and the table cells given: :func:`dates.detect_day_first` (a day above 12, the hint,
+    the spread of the dates), else :func:`_undecided_order`; ``default`` (False when None) if no
+    cell is a numeric date. None when nothing decides and there is no ``default``."""
     heads = {c[:10] for c in summary_cells}
     if any(c.len() for c in columns):
         heads.update(pl.concat(columns).str.slice(0, 10).unique().drop_nulls().to_list())
     if not any(_NUMERIC_DATE.match(h) for h in heads):
-        return default
+        return bool(default)
     try:
-        return dates.detect_day_first(pl.Series(sorted(heads), dtype=pl.String), default, hint=hint)
+        decided = dates.detect_day_first(pl.Series(sorted(heads), dtype=pl.String), None, hint=hint)
+        if decided is not None:
+            return decided
+        return _undecided_order(heads, generated=summary_cells[0], start=start, kind=kind, not_after=not_after,
+                                native=_native_default(summary_cells, None), default=default)
     except ValueError as exc:
         raise ZoomReportError(
             "inconsistent_dates",
@@ -806,10 +891,25 @@ def _start(cell: str, kind: str, source: str, timezone: str, day_first: bool) ->
     return start
 
 
+def date_order_in_name(name: str) -> bool | None:
+    """The order of day and month the user wrote into a file's name: True for "day-first", False
+    for "month-first" (any case; a space, "_" or "." instead of "-", or none), None without (or
+    with both)."""
+    found = {m.group(1).lower() for m in _DATE_ORDER.finditer(name)}
+    return None if len(found) != 1 else found == {"day"}
+
+
+def _stated_order(source: str, default: bool | None) -> bool | None:
+    """The order the file's name states (:func:`date_order_in_name`), else ``default``."""
+    order = date_order_in_name(source)
+    return default if order is None else order
+
+
 # ============================================================================= peek
 
 
-def peek_report(head: bytes, *, source: str, timezone: str, default_day_first: bool) -> ReportHead:
+def peek_report(head: bytes, *, source: str, timezone: str, default_day_first: bool | None,
+                not_after: datetime | None = None) -> ReportHead:
     """From the first bytes of a file (at most :data:`PEEK_BYTES`, more are ignored; may end
     mid-line), find kind, topic, webinar ID and start. Raises :class:`ZoomReportError` with code
     ``empty`` / ``not_csv`` / ``not_zoom`` / ``no_session_date``.
@@ -823,6 +923,7 @@ def peek_report(head: bytes, *, source: str, timezone: str, default_day_first: b
     ``meeting_unique_users`` when the third column already starts with "T" (Total Duration)."""
     head = head[:PEEK_BYTES]
     _sniff(head, source, whole=False)
+    default_day_first = _stated_order(source, default_day_first)
     text = _decode(head, head=True)
     partial = text.drop_partial_line()
     layout = _layout(text)
@@ -831,8 +932,11 @@ def peek_report(head: bytes, *, source: str, timezone: str, default_day_first: b
     summary, by_norm, cell = _summary(layout, kind)
     day_first = default_day_first
     if _NUMERIC_DATE.match(cell):
-        day_first = _decide_day_first(_head_time_cells(text, layout), default_day_first)
-    start = _start(cell, kind, source, timezone, day_first)
+        day_first = _decide_day_first(_head_time_cells(text, layout), default_day_first, start=cell, kind=kind,
+                                      not_after=_local_date(not_after, timezone) if not_after else None)
+        if day_first is None:
+            raise _ambiguous(cell, source)
+    start = _start(cell, kind, source, timezone, bool(day_first))
     return ReportHead(
         kind=kind, topic=by_norm.get("topic") or None,
         webinar_id=_digits(by_norm.get("webinar id") or by_norm.get("meeting id")),
@@ -850,7 +954,7 @@ def _head_time_cells(text: _Text, layout: _Layout):
         idx = [i for i, h in enumerate(t.header) if _FIELDS.get(_norm(h)) in _TIME_FIELDS]
         if idx and t.header_k + 1 < t.end_k:
             body = text.data[text.offset(t.header_k + 1):text.offset(t.end_k)].decode("utf-8", "replace")
-            for row in csv.reader(io.StringIO(body)):
+            for row in csv.reader(io.StringIO(body), delimiter=text.delimiter):
                 yield from (row[i] for i in idx if i < len(row))
 
 
@@ -878,7 +982,7 @@ def _read_table(text: _Text, table: _Table, source: str,
         return empty, table.header, None
     small = stop - start < _SMALL_TABLE_BYTES
     if small:
-        df, to_escape = _read_small_table(text.data[text.offset(table.header_k):stop], first), None
+        df, to_escape = _read_small_table(text.data[text.offset(table.header_k):stop], first, text.delimiter), None
     else:
         df, to_escape = _read_large_table(text, table, source, with_answers)
     names = [c for c in df.columns if c != "line"]
@@ -894,14 +998,14 @@ def _read_table(text: _Text, table: _Table, source: str,
     return df.filter(keep), header, to_escape
 
 
-def _read_small_table(chunk: bytes, first: int) -> pl.DataFrame:
+def _read_small_table(chunk: bytes, first: int, delimiter: str = ",") -> pl.DataFrame:
     """:func:`_read_table` with the csv module (``chunk`` starts with the header line), without
     blank rows."""
     try:
         body = chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _NotUtf8 from exc
-    reader = csv.reader(io.StringIO(body, newline=""))
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter)
     width = len(next(reader))
     lines, rows, prev = [], [], reader.line_num
     for row in reader:
@@ -921,7 +1025,8 @@ def _read_large_table(text: _Text, table: _Table, source: str,
     start, stop = text.offset(first), text.offset(end)
     try:
         df = pl.read_csv(text.data[text.offset(table.header_k):stop], has_header=False, infer_schema=False,
-                         truncate_ragged_lines=True, quote_char='"', raise_if_empty=False).slice(1)
+                         truncate_ragged_lines=True, quote_char='"', raise_if_empty=False,
+                         separator=text.delimiter).slice(1)
     except pl.exceptions.PolarsError as exc:
         if "utf-8" in str(exc).lower():
             raise _NotUtf8 from exc
@@ -935,7 +1040,7 @@ def _read_large_table(text: _Text, table: _Table, source: str,
         lines = pl.int_range(first + 1, end + 1, dtype=pl.Int64, eager=True)
     else:  # quoted cells spanning lines: number the records with the csv module
         body = text.data[start:stop].replace(b"\r\n", b"\n").decode("utf-8", "replace")
-        reader, numbers, prev = csv.reader(io.StringIO(body, newline="")), [], 0
+        reader, numbers, prev = csv.reader(io.StringIO(body, newline=""), delimiter=text.delimiter), [], 0
         for _ in reader:
             numbers.append(first + 1 + prev)
             prev = reader.line_num
@@ -946,7 +1051,7 @@ def _read_large_table(text: _Text, table: _Table, source: str,
     # answer: stripping removes whitespace, after which escaping is a no-op).
     answers = [c for c, _ in _map_columns((table.header + [""] * df.width)[: df.width])[1]] if with_answers else []
     tests = [pl.col(c).str.contains_any(_JSON_SPECIAL).any().alias(f"json {c}") for c in answers]
-    ends = None if multiline else _rows_ending_in_space(text.data, start, stop, text.starts[first:end])
+    ends = None if multiline or text.delimiter != "," else _rows_ending_in_space(text.data, start, stop, text.starts[first:end])
     if ends is not None:
         ends_in_space = (lambda c: pl.col(c).gather(ends).str.ends_with(" ").any()) if len(ends) else (lambda c: False)
         tests = [((pl.col(c) < "!").any() | ends_in_space(c)).alias(c) for c in names] + tests
@@ -1089,21 +1194,47 @@ def _yes_no(yes_no_only: list[bool]) -> dict[str, pl.Expr]:
     return out
 
 
-def parse_report(content: bytes, *, source: str, timezone: str, default_day_first: bool) -> ZoomReport:
+def parse_report(content: bytes, *, source: str, timezone: str, default_day_first: bool | None,
+                 not_after: datetime | None = None) -> ZoomReport:
     """Parse a whole Zoom report file (see the module docstring and zoom-formats.md).
 
     Raises :class:`ZoomReportError` with code ``empty``, ``not_csv``, ``not_zoom``, ``truncated``
     (cut off mid-row), ``no_attendee_details`` (an Attendee/Registration report without its
     Attendee Details / Registrant Details section), ``no_session_date`` or ``inconsistent_dates``.
-    Day-first vs month-first is decided once for the file from all of its date cells."""
+    Day-first vs month-first is decided once for the file from all of its date cells and the
+    evidence they carry (``not_after``: when the file reached us; a report is not generated
+    later); where nothing decides, the order the file's name states ("day-first" / "month-first",
+    :func:`date_order_in_name`), else ``default_day_first``; when that is None too such a file
+    raises ``ambiguous_dates`` (one of :data:`WAITING_CODES`: the user says which it is)."""
     _sniff(content, source, whole=True)
+    default_day_first = _stated_order(source, default_day_first)
+    last_day = _local_date(not_after, timezone) if not_after else None
     try:
-        return _parse(_decode(content), source, timezone, default_day_first)
+        return _parse(_decode(content), source, timezone, default_day_first, last_day)
     except _NotUtf8:
-        return _parse(_decode(content, cp1252=True), source, timezone, default_day_first)
+        return _parse(_decode(content, cp1252=True), source, timezone, default_day_first, last_day)
 
 
-def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> ZoomReport:
+def _ambiguous(cell: str, source: str) -> ZoomReportError:
+    m = _NUMERIC_DATE.match(cell)
+    example = ""
+    if m:
+        day_first, month_first = _cell_date(cell, True), _cell_date(cell, False)
+        if day_first and month_first:
+            example = (f" (the session's start, '{_clip(cell.strip(), 30)}', is either {day_first.day} {day_first:%B %Y} or "
+                       f"{month_first.day} {month_first:%B %Y})")
+    return ZoomReportError(
+        "ambiguous_dates",
+        f"Every date in this file can be read two ways{example}, and nothing in the file tells which. This happens "
+        "when a report is opened and saved again in Excel, which writes dates the way the computer is set up. "
+        "To load it, say which it is: rename the file so that its name contains "
+        "'day-first' (when the day comes first, as in India: 11/3 is 11 March) or 'month-first' (as in the US: "
+        "11/3 is 3 November), for example 'attendees day-first.csv'. Or download the report from Zoom again and "
+        "drop it without opening it in Excel.", source)
+
+
+def _parse(text: _Text, source: str, timezone: str, default_day_first: bool | None,
+           not_after: date | None = None) -> ZoomReport:
     layout = _layout(text)
     kind = _require_zoom(layout, source)
     why = _truncation(text, layout)
@@ -1135,6 +1266,7 @@ def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> 
             questions += [q for q in qs if q not in questions]
     audience = pl.concat(audience_parts) if audience_parts else pl.DataFrame(
         schema={"line": pl.Int64, "section": pl.String, **dict.fromkeys(_RAW_AUDIENCE, pl.String)})
+    audience = _without_filler(audience)
     staff = pl.concat(staff_parts) if staff_parts else pl.DataFrame(
         schema={"line": pl.Int64, "role": pl.String, **dict.fromkeys(_RAW_STAFF, pl.String)})
 
@@ -1142,10 +1274,9 @@ def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> 
     summary, by_norm, start_cell = _summary(layout, kind)
     summary_cells = [layout.generated or ""] + [v for h, v in by_norm.items() if h in _SUMMARY_TIME_COLUMNS]
     columns = [staff.get_column("join_at"), staff.get_column("leave_at"), *(audience.get_column(f) for f in _TIME_FIELDS)]
-    default_day_first = _native_default(summary_cells, default_day_first)
     hint = None
     if start_cell[:1].isalpha():  # "Mar 28, 2020 ...": its date does not depend on the decision
-        named = _parse_one(start_cell, timezone, default_day_first)
+        named = _parse_one(start_cell, timezone, bool(default_day_first))
         hint = _local_date(named, timezone) if named else None
     sample = _time_sample(columns)
     fmt = _month_name_format(sample)
@@ -1156,7 +1287,10 @@ def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> 
         naive = _in_years([*staff_times, *(converted.get_column(f) for f in _TIME_FIELDS)])
     unread = columns if naive is None else [
         c.filter(n.is_null() & c.is_not_null()) for c, n in zip(columns, naive) if n.null_count() > c.null_count()]
-    day_first = _file_day_first(summary_cells, unread, default_day_first, hint, source)
+    day_first = _file_day_first(summary_cells, unread, default_day_first, hint, source, start=start_cell, kind=kind,
+                                not_after=not_after)
+    if day_first is None:
+        raise _ambiguous(start_cell, source)
     start = _start(start_cell, kind, source, timezone, day_first)
 
     # ---- times and types
@@ -1213,6 +1347,18 @@ def _parse(text: _Text, source: str, timezone: str, default_day_first: bool) -> 
         day_first=day_first, summary=summary, staff=staff, audience=audience, custom_questions=tuple(questions),
         stats=stats, warnings=_warnings(audience, text, stats, dotted_phones),
     )
+
+
+_FILLER: Final = ("NA", "N/A", "na", "n/a")
+_FILLED: Final = ("registered_at", "approval_status")
+
+
+def _without_filler(audience: pl.DataFrame) -> pl.DataFrame:
+    """Zoom's own ``NA`` filler (older Attendee Reports write it in Registration Time and
+    Approval Status on a person's rejoin rows) as blank: the value is empty, not unreadable."""
+    if not audience.height or not audience.select(pl.any_horizontal(pl.col(_FILLED).is_in(_FILLER)).any()).item():
+        return audience
+    return audience.with_columns(pl.when(~pl.col(c).is_in(_FILLER)).then(pl.col(c)).alias(c) for c in _FILLED)
 
 
 def _warnings(audience: pl.DataFrame, text: _Text, stats: ParseStats, dotted_phones: bool) -> tuple[str, ...]:

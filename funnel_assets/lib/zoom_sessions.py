@@ -36,6 +36,7 @@ import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
+from datetime import timezone as _tz
 from typing import TYPE_CHECKING, Callable, Final, Sequence, TypeVar
 
 import polars as pl
@@ -55,6 +56,7 @@ __all__ = [
     "ZoomQuality",
     "build_zoom_sessions",
     "clean_display_name_expr",
+    "latest_reports",
     "session_key",
 ]
 
@@ -128,6 +130,7 @@ _DEVICE: Final = (
     r"poco|iqoo|huawei|honor|lenovo|dell|hp|macbook)(?:[ -].*)?|(?:desktop|laptop)-[0-9a-z]+)$"
 )
 T = TypeVar("T")
+UTC: Final = _tz.utc
 _SESSION_KEY_UNSAFE: Final = re.compile(r"[^0-9a-z]+")
 # Which of its session's files a person's values come from is kept as a bit mask while grouping.
 _MAX_FILES_PER_SESSION: Final = 62
@@ -162,6 +165,41 @@ def clean_display_name_expr(expr: pl.Expr) -> pl.Expr:
         .otherwise(original)
     )
     return proper_case_expr(picked)
+
+
+def latest_reports(reports: Sequence[ZoomReport], dropped_at: Sequence[float]) -> tuple[list[int], dict[int, int]]:
+    """Which reports count: of several downloads of the same report (kind) of the same session, only
+    the latest, which replaces the others as a whole: a corrected re-export fixes a phone or a name,
+    and merging it with the earlier file would count that person twice. Latest: the later "Report
+    generated" time, else the later drop (``dropped_at``, e.g. the file's mtime); for files dropped
+    at the same moment, the one with more rows (a report only grows: the earlier download misses
+    the people who came later), else the browser's numbering of a second download of one name
+    ("report (1).csv" came after "report.csv").
+
+    Returns the indexes of the reports to use (in their order) and ``{replaced index: index of the
+    report that replaces it}``."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(reports):
+        groups.setdefault((session_key(r.webinar_id, r.session_date, r.topic), r.kind), []).append(i)
+    replaced: dict[int, int] = {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        newest = max(members, key=lambda i: (reports[i].generated_at is not None,
+                                             reports[i].generated_at or datetime.min.replace(tzinfo=UTC),
+                                             dropped_at[i], reports[i].audience.height, _browser_copy(reports[i].source),
+                                             reports[i].source))
+        replaced.update({i: newest for i in members if i != newest})
+    return [i for i in range(len(reports)) if i not in replaced], replaced
+
+
+_BROWSER_COPY: Final = re.compile(r" \((\d{1,3})\)(?:\.[^.]*)?$")
+
+
+def _browser_copy(name: str) -> int:
+    """``n`` of a browser's ``name (n).csv`` (0 without)."""
+    match = _BROWSER_COPY.search(name)
+    return int(match.group(1)) if match else 0
 
 
 @dataclass(frozen=True)

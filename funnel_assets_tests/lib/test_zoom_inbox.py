@@ -16,6 +16,7 @@ import pytest
 from funnel_assets.lib import zoom_inbox
 from funnel_assets.lib.zoom_inbox import (
     HEAD_BYTES,
+    HISTORY_COLUMNS,
     LOG_COLUMNS,
     Rejection,
     ZoomFolders,
@@ -24,11 +25,13 @@ from funnel_assets.lib.zoom_inbox import (
     content_hash,
     original_name,
     read_head,
+    read_history,
     read_log,
     refile,
     reject,
     scan_inbox,
     settled,
+    supersede,
     triage,
 )
 
@@ -89,10 +92,11 @@ def sha(data: bytes | str) -> str:
 
 
 def stored_files(folders: ZoomFolders) -> list[Path]:
-    """Every file under the inbox tree except our own notes (the log and reason files)."""
+    """Every file under the inbox tree except our own notes (the logs, their lock and reason files)."""
     return [
         p for p in folders.inbox.rglob("*")
-        if p.is_file() and p != folders.log_path and not p.name.endswith(".reason.txt")
+        if p.is_file() and p not in (folders.log_path, folders.history_path, folders.inbox / ".zoom_file_log.lock")
+        and not p.name.endswith(".reason.txt")
     ]
 
 
@@ -263,7 +267,8 @@ def test_a_future_session_waits_and_is_loaded_once_its_day_is_due(folders: ZoomF
     tomorrow = datetime(2025, 1, 11, 1, 0, tzinfo=timezone.utc)
     third = run(folders, accepts_date=lambda d: START <= d <= date(2025, 1, 10), now=tomorrow, already_waiting=second.waiting_state)
     assert list(third.archived) == [date(2025, 1, 10)] and third.waiting == [] and inbox_names(folders) == []
-    assert read_log(folders)["outcome"].to_list() == ["waiting", "accepted"]
+    assert read_log(folders)["outcome"].to_list() == ["accepted"]  # the file once, in its state now
+    assert read_history(folders)["outcome"].to_list() == ["waiting", "accepted"]
 
 
 def test_a_session_before_the_start_date_is_rejected_with_what_to_change(folders: ZoomFolders) -> None:
@@ -374,7 +379,8 @@ def test_nothing_is_ever_deleted(folders: ZoomFolders) -> None:
     assert Counter(map(sha, kept)) == Counter(map(sha, dropped))
     assert sum(map(len, kept)) == sum(len(t.encode()) for t in dropped)
     outcomes = Counter(read_log(folders)["outcome"].to_list())
-    assert outcomes == {"accepted": 3, "duplicate": 2, "rejected": 3, "waiting": 1, "error": 2}
+    assert outcomes == {"accepted": 3, "duplicate": 2, "rejected": 3, "waiting": 1, "error": 1}  # each file once
+    assert Counter(read_history(folders)["outcome"].to_list())["error"] == 2  # bug.csv failed on both ticks
 
 
 def test_long_names_are_shortened_to_fit_keeping_the_extension(folders: ZoomFolders) -> None:
@@ -408,16 +414,21 @@ def test_original_name() -> None:
 
 def test_log_round_trips_awkward_text_and_has_one_header(folders: ZoomFolders) -> None:
     assert read_log(folders).columns == list(LOG_COLUMNS) and read_log(folders).height == 0
-    at = datetime(2025, 1, 10, 17, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))  # logged in UTC
+    at = datetime(2025, 1, 10, 17, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))  # logged in the folders' zone (UTC)
+    (folders.rejected / "x.csv").write_text("x")
     append_log(folders, at=at, file='Rāhul, "ACCA" report.csv', outcome="rejected", session_date=None,
                stored_as=folders.rejected / "x.csv", code="not_zoom", detail="line one\nline two")
     append_log(folders, at=NOW, file="b.csv", outcome="accepted", session_date=date(2025, 1, 5), stored_as=None,
                code=None, detail="ok")
-    log = read_log(folders)
-    assert log.schema == pl.Schema(dict.fromkeys(LOG_COLUMNS, pl.String))
-    assert log.row(0) == ("2025-01-10T12:00:00+00:00", 'Rāhul, "ACCA" report.csv', "rejected", None, "rejected/x.csv", "not_zoom", "line one line two")
+    log = read_history(folders)
+    assert log.schema == pl.Schema(dict.fromkeys(HISTORY_COLUMNS, pl.String))
+    assert log.row(0) == ("2025-01-10T12:00:00+00:00", 'Rāhul, "ACCA" report.csv', "rejected", None, "rejected/x.csv", "not_zoom", "line one line two", None)
     assert log.row(1)[2:4] == ("accepted", "2025-01-05")
-    assert folders.log_path.read_text(encoding="utf-8-sig").count("logged_at") == 1
+    # the per-file log: b.csv is nowhere (no stored_as), x.csv is where the log says
+    assert read_log(folders).schema == pl.Schema(dict.fromkeys(LOG_COLUMNS, pl.String))
+    assert read_log(folders).rows() == [log.row(0)[:-1]]
+    for path in (folders.log_path, folders.history_path):
+        assert path.read_text(encoding="utf-8-sig").count("logged_at") == 1
     with pytest.raises(ValueError, match="unknown outcome"):
         append_log(folders, at=NOW, file="c", outcome="deleted", session_date=None, stored_as=None, code=None, detail="")
 
@@ -432,3 +443,111 @@ def test_a_thousand_files_in_one_tick(folders: ZoomFolders) -> None:
     assert sum(map(len, result.archived.values())) == 1000 and len(result.duplicates) == 1
     assert inbox_names(folders) == [] and read_log(folders).height == 1001
     assert sum(len(archived_files(folders, date(2025, 1, d))) for d in range(1, 10)) == 1000
+
+
+# --------------------------------------------------------------------------- files as real users have them (issue 12, item 5)
+
+
+def test_reason_files_and_the_log_use_the_teams_time_zone(tmp_path: Path) -> None:
+    folders = ZoomFolders(tmp_path / "inbox", timezone="Asia/Kolkata")
+    folders.ensure()
+    drop(folders, "junk.csv", "Date,Narration\n", mtime=datetime(2025, 1, 10, 13, 0, tzinfo=timezone.utc).timestamp())
+    [stored] = run(folders).rejected
+    reason = Path(f"{stored}.reason.txt").read_text()
+    assert "Dropped (last changed): 2025-01-10 18:30 IST (Asia/Kolkata)" in reason
+    assert "Set aside: 2025-01-10 17:30 IST (Asia/Kolkata)" in reason and "UTC" not in reason
+    assert read_log(folders)["logged_at"].to_list() == ["2025-01-10T17:30:00+05:30"]
+
+
+class WaitForMe(Exception):
+    def __init__(self) -> None:
+        super().__init__("ambiguous")
+        self.code, self.reason = "ambiguous_dates", "Every date in this file can be read two ways: rename it."
+
+
+def test_a_file_waiting_for_the_user_gets_a_note_beside_it_that_goes_once_it_is_loaded(folders: ZoomFolders) -> None:
+    def reader(head: bytes, name: str) -> date:
+        if "day-first" not in name:
+            raise WaitForMe()
+        return date(2025, 1, 5)
+
+    drop(folders, "report.csv", report("2025-01-05"))
+    first = run(folders, session_date_of=reader, waiting_codes={"ambiguous_dates"})
+    assert [f.name for f in first.waiting] == ["report.csv"] and first.rejected == []
+    note = (folders.inbox / "report.csv.reason.txt").read_text()
+    assert note.startswith("This file is waiting in the Zoom folder") and "rename it" in note
+    assert inbox_names(folders) == ["report.csv"]  # the note is not read as a drop
+    run(folders, session_date_of=reader, waiting_codes={"ambiguous_dates"}, already_waiting=first.waiting_state)
+    assert read_history(folders)["outcome"].to_list() == ["waiting"]  # once
+    (folders.inbox / "report.csv").rename(folders.inbox / "report day-first.csv")
+    second = run(folders, session_date_of=reader, waiting_codes={"ambiguous_dates"})
+    assert list(second.archived) == [date(2025, 1, 5)]
+    assert sorted(p.name for p in folders.inbox.iterdir() if p.is_file() and not p.name.startswith(".")) == [
+        "zoom_file_history.csv", "zoom_file_log.csv"]  # our stale note is gone with the file it was about
+    assert read_log(folders).select("file", "outcome").rows() == [("report day-first.csv", "accepted")]
+    # without waiting codes the same error is a rejection, as before
+    drop(folders, "other.csv", report("2025-01-06"))
+    assert len(run(folders, session_date_of=reader).rejected) == 1
+
+
+def test_a_superseded_report_is_set_aside_and_logged_once(folders: ZoomFolders) -> None:
+    drop(folders, "first.csv", report("2025-01-05", "Rohit 9820012345"), mtime=OLD)
+    drop(folders, "corrected.csv", report("2025-01-05", "Rohit 9820012354"), mtime=OLD + 1)
+    first, corrected = sorted(run(folders).archived[date(2025, 1, 5)], key=lambda p: original_name(p))[::-1]
+    moved = supersede(folders, first, by=corrected, session_date=date(2025, 1, 5), now=NOW)
+    assert moved == folders.processed / "2025-01-05" / "superseded" / f"{first.name[:16]}__{STAMP}__first.csv"
+    assert archived_files(folders, date(2025, 1, 5)) == [corrected] and moved.read_bytes().endswith(b"9820012345\n")
+    log = read_log(folders)
+    assert dict(log.select("file", "outcome").iter_rows()) == {"first.csv": "superseded", "corrected.csv": "accepted"}
+    assert read_history(folders)["outcome"].to_list() == ["accepted", "accepted", "superseded"]
+
+
+def zip_bytes(members: dict[str, bytes | str], *, password_flag: bool = False) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2025, 1, 9, 10, 0, 0)), data)
+    data = bytearray(buffer.getvalue())
+    if password_flag:  # the "encrypted" bit in the local and the central header, as a password-protected zip has
+        data[6] |= 0x1
+        data[data.index(b"PK\x01\x02") + 8] |= 0x1
+    return bytes(data)
+
+
+def test_zips_are_unpacked_into_the_inbox_and_archived_or_rejected_saying_to_unzip(folders: ZoomFolders) -> None:
+    drop(folders, "reports.zip", zip_bytes({"a.csv": report("2025-01-05"), "x/b.CSV": report("2025-01-06"),
+                                            "__MACOSX/x/._b.CSV": "junk", "notes.docx": "not a report"}))
+    drop(folders, "a.csv", "an unrelated file that is already there\n", mtime=OLD + 1)
+    drop(folders, "photos.zip", zip_bytes({"IMG_001.jpg": "jpeg"}), mtime=OLD + 2)
+    drop(folders, "locked.zip", zip_bytes({"a.csv": report("2025-01-05")}, password_flag=True), mtime=OLD + 3)
+    result = run(folders)
+    assert [p.name for p in result.unpacked] == [f"{sha(zip_bytes({'a.csv': report('2025-01-05'), 'x/b.CSV': report('2025-01-06'), '__MACOSX/x/._b.CSV': 'junk', 'notes.docx': 'not a report'}))[:16]}__reports.zip"]
+    assert result.unpacked[0].parent == folders.zips
+    assert sorted(inbox_names(folders)) == ["reports - a.csv", "reports - b.CSV"]  # never over an existing file
+    reasons = {original_name(p): Path(f"{p}.reason.txt").read_text() for p in result.rejected}
+    assert sorted(reasons) == ["a.csv", "locked.zip", "photos.zip"]  # a.csv: the unrelated file is no report
+    assert "holds no CSV report (it holds: IMG_001.jpg)" in reasons["photos.zip"] and "Unzip it yourself" in reasons["photos.zip"]
+    assert "protected by a password" in reasons["locked.zip"]
+    # the unpacked reports carry the zip's drop time: read on the next tick like any drop
+    again = run(folders)
+    assert sorted(again.archived) == [date(2025, 1, 5), date(2025, 1, 6)] and inbox_names(folders) == []
+    log = read_log(folders)
+    assert dict(log.select("file", "outcome").iter_rows())["reports.zip"] == "unpacked"
+    assert "reports - a.csv, reports - b.CSV" in log.filter(pl.col("outcome") == "unpacked")["detail"][0]
+
+
+def test_a_log_from_before_the_history_becomes_the_history(folders: ZoomFolders) -> None:
+    old = ("\ufefflogged_at,file,outcome,session_date,stored_as,code,detail\n"
+           "2025-01-09T10:00:00+00:00,a.csv,waiting,2025-01-09,,,This report is for a session on 2025-01-09.\n"
+           "2025-01-10T01:00:00+00:00,a.csv,accepted,2025-01-09,processed/2025-01-09/x__a.csv,,Report for the session.\n")
+    folders.log_path.write_text(old, encoding="utf-8")
+    (folders.processed / "2025-01-09").mkdir()
+    (folders.processed / "2025-01-09" / "x__a.csv").write_text("session: 2025-01-09\n")
+    drop(folders, "b.csv", report("2025-01-05"))
+    run(folders)
+    history = read_history(folders)
+    assert history["file"].to_list() == ["a.csv", "a.csv", "b.csv"] and history["moved_from"].to_list() == [None, None, "b.csv"]
+    assert dict(read_log(folders).select("file", "outcome").iter_rows()) == {"a.csv": "accepted", "b.csv": "accepted"}

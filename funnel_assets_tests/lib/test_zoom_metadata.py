@@ -58,7 +58,7 @@ def problems_of(folder: Path) -> tuple[ConfigError, str]:
 def test_shipped_config_loads_with_its_settings(zoom):
     s = zoom.settings
     assert s == ZoomSettings(staff_email_domains=("finedgeacademy.in",), bootcamp_tokens=("bootcamp", "boot camp", "boot-camp"),
-                             default_day_first=True, max_bad_time_share=0.05, max_bad_phone_share=0.5, settle_seconds=10.0,
+                             default_day_first=None, max_bad_time_share=0.05, max_bad_phone_share=0.5, settle_seconds=10.0,
                              min_valid_phone_share=0.8)
     required = {"acca": "ACCA", "cma": "CMA", "cfa": "CFA", "cpa": "CPA", "frm": "FRM", "ea": "EA", "enrolled agent": "EA",
                 "cia": "CIA", "dipifr": "DipIFR"}
@@ -83,7 +83,7 @@ def test_missing_settings_take_defaults_and_names_ignore_case(tmp_path):
          ["line 2, column 'setting': unknown setting 'settle_secs'", "line 3, column 'value': max_bad_time_share: 1.5 is above 1",
           "line 4, column 'value': settle_seconds: 'ten' is not a number"]),
         ("zoom_settings", "setting,value\ndefault_day_first,maybe\nstaff_email_domains,finedge academy.in\nbootcamp_tokens, ; \n",
-         ["line 2, column 'value': default_day_first: 'maybe' is not one of yes, no",
+         ["line 2, column 'value': default_day_first: 'maybe' is not one of ask, yes, no",
           "line 3, column 'value': staff_email_domains: 'finedge academy.in' is not an email domain",
           "line 4, column 'value': bootcamp_tokens: is empty"]),
         ("zoom_settings", "setting,value\nsettle_seconds,5\nSETTLE_SECONDS,6\n", ["line 3, column 'setting': repeats line 2"]),

@@ -20,12 +20,14 @@ from polars.testing import assert_frame_equal
 from funnel_assets.lib.zoom_reports import (
     AUDIENCE_SCHEMA,
     ERROR_CODES,
+    WAITING_CODES,
     PEEK_BYTES,
     REPORT_KINDS,
     STAFF_SCHEMA,
     ReportHead,
     ZoomReportError,
     assess_usability,
+    date_order_in_name,
     parse_report,
     peek_report,
 )
@@ -56,7 +58,10 @@ def peek(name: str, head: bytes, *, default_day_first: bool = False) -> ReportHe
 EXPECTED = {
     "attendee_2020_padded.csv": ("attendee", "328972509", ist(2020, 3, 28, 8, 7, 27), False, 5, 2),
     "attendee_newer_blank_lines_bom.csv": ("attendee", "84759841045", ist(2026, 8, 9, 10, 45), False, 4, 2),
+    "attendee_2021_na_rejoins.csv": ("attendee", "9164023381", ist(2021, 9, 12, 18, 58, 41), False, 7, 1),
     "attendee_2025_quoted_12h.csv": ("attendee", "89011223344", ist(2025, 1, 5, 19, 2), False, 2, 1),
+    "excel_resave_european_semicolon.csv": ("attendee", "81234567701", ist(2025, 11, 3, 19, 5), True, 4, 1),
+    "excel_unicode_text_utf16_tabs.txt": ("registration", "86543219870", ist(2025, 11, 15, 10, 0), True, 3, 0),
     "excel_resave_cp1252_dayfirst.csv": ("attendee", "86543219870", ist(2022, 8, 15, 10, 0), True, 3, 1),
     "nul_in_name.csv": ("attendee", "81234567890", ist(2025, 3, 14, 19, 0), False, 2, 1),
     "custom_questions_commas_quotes.csv": ("attendee", "84759841045", ist(2025, 2, 20, 19, 0), False, 3, 1),
@@ -68,6 +73,10 @@ EXPECTED = {
     "duplicate_download.csv": ("registration", "86543219871", ist(2025, 3, 1, 18, 0), False, 2, 0),
     "duplicate_download (1).csv": ("registration", "86543219871", ist(2025, 3, 1, 18, 0), False, 3, 0),
     "dates_all_ambiguous.csv": ("registration", "81234567890", ist(2025, 3, 4, 19, 0), False, 2, 0),
+    "us_resave_all_dates_ambiguous.csv": ("attendee", "89011223344", ist(2025, 11, 3, 17, 55), False, 4, 1),
+    "us_resave_generated_a_month_later.csv": ("attendee", "84759841045", ist(2025, 3, 11, 19, 2), False, 3, 1),
+    "reexport_first_download.csv": ("registration", "83774824839", ist(2026, 1, 24, 19, 0), False, 3, 0),
+    "reexport_corrected.csv": ("registration", "83774824839", ist(2026, 1, 24, 19, 0), False, 3, 0),
     "dates_unusable.csv": ("registration", "89011223344", ist(2025, 2, 2, 18, 30), False, 3, 0),
     "excel_scientific_phones.csv": ("registration", "84759841045", ist(2025, 1, 14, 19, 0), True, 4, 0),
     "meeting_participants_waiting_room.csv": ("meeting_participants", "83774824839", ist(2025, 1, 18, 14, 51, 14), False, 5, 0),
@@ -300,6 +309,45 @@ def test_unreadable_dates_make_the_file_unusable_with_examples():
         assess_usability(r)
     assert info.value.code == "dates_unusable" and "3 of 5" in info.value.reason and "'last Sunday'" in info.value.reason
     assess_usability(r, max_bad_time_share=0.7)
+
+
+def test_zoom_na_filler_on_rejoin_rows_is_empty_not_an_unreadable_date():
+    """Older Attendee Reports write NA in Registration Time and Approval Status on a rejoin row:
+    Zoom's own filler, so no cell is unreadable, nothing blames Excel and the file is usable."""
+    r = parse("attendee_2021_na_rejoins.csv")
+    assert (r.stats.time_cells, r.stats.time_parsed, r.stats.bad_time_examples) == (20, 20, ())
+    assert r.warnings == ()
+    assess_usability(r)  # was rejected: "3 of 23 dates/times ... (e.g. 'NA', ...) ... edited in Excel"
+    rejoins = r.audience.filter(pl.col("line").is_in([11, 13, 14]))
+    assert rejoins["registered_at"].null_count() == 3 and rejoins["approval_status"].null_count() == 3
+    assert "na" not in r.audience["approval_status"].to_list()
+    assert r.audience.filter(pl.col("email") == "mohit.chauhan@yahoo.in")["registered_at"].drop_nulls().to_list() == [
+        ist(2021, 9, 11, 8, 2, 19)]
+
+
+def test_excel_resaves_with_semicolons_or_tabs_are_read_by_their_own_delimiter():
+    """A European Excel re-save (semicolons, cp1252, 03.11.2025 19:05) and Excel's "Unicode Text"
+    (UTF-16, tab-separated) are the same reports: the delimiter is sniffed, not assumed."""
+    eu = parse("excel_resave_european_semicolon.csv")
+    assert eu.topic == "US CMA Info Session – Fees, Exam & Careers" and eu.generated_at == ist(2025, 11, 3, 21, 14)
+    assert (eu.stats.time_cells, eu.stats.time_parsed) == (13, 13)
+    assert eu.staff["email"].to_list() == ["ankit.verma@finedgeacademy.in"]
+    renee = eu.audience.row(0, named=True)
+    assert (renee["first_name"], renee["last_name"], renee["phone"], renee["source_name"]) == ("Renée", "D'Souza", "9819012345", "Instagram")
+    assert (renee["registered_at"], renee["join_at"], renee["minutes"]) == (ist(2025, 10, 28, 14, 12), ist(2025, 11, 3, 19, 6), 84.0)
+    assess_usability(eu)
+    head = peek("excel_resave_european_semicolon.csv", content("excel_resave_european_semicolon.csv"))
+    assert (head.kind, head.webinar_id, head.session_date) == ("attendee", "81234567701", date(2025, 11, 3))
+
+    u16 = parse("excel_unicode_text_utf16_tabs.txt")
+    assert u16.warnings == ("The file was saved as UTF-16 ('Unicode Text'); it was converted.",)
+    assert u16.audience["email"].to_list() == ["shreya.ghosh@gmail.com", "rohan.d@rediffmail.com", "zoe.fernandes@gmail.com"]
+    assert u16.audience["approval_status"].to_list() == ["approved", "approved", "pending"]
+    assert json.loads(u16.audience["answers"][2]) == {"City": "Mumbai", "Are you a student, working professional or other?": "Other, CA finalist"} or \
+        json.loads(u16.audience["answers"][2])["Are you a student, working professional or other?"] == "Other, CA finalist"
+    assert u16.custom_questions == ("Are you a student, working professional or other?",)
+    head = peek("excel_unicode_text_utf16_tabs.txt", content("excel_unicode_text_utf16_tabs.txt"))
+    assert (head.kind, head.session_date) == ("registration", date(2025, 11, 15))
 
 
 # ----------------------------------------------------------------------------- dates
@@ -568,6 +616,8 @@ def test_errors_are_picklable_and_print_the_file_name():
 
 def _kind_settled_at(data: bytes, kind: str) -> int:
     """Byte offset from which a head holds the summary row (and, for meetings, the participants header)."""
+    if data.startswith(b"\xff\xfe"):  # UTF-16: two bytes a character after the BOM
+        return 2 + 2 * _kind_settled_at(data[2:].decode("utf-16-le").encode("latin-1", "replace"), kind)
     lines = data.split(b"\n")
     k = next(i for i, line in enumerate(lines) if re.search(rb"Webinar ID|Meeting ID", line)) + 1
     if kind.startswith("meeting"):
@@ -602,6 +652,66 @@ def test_peek_reads_at_most_peek_bytes_and_is_cheap():
     for _ in range(50):
         peek("big.csv", big[:PEEK_BYTES])
     assert (time.perf_counter() - started) / 50 < 0.02  # typically well under 1 ms
+
+
+def test_a_file_whose_dates_all_read_two_ways_is_never_filed_under_a_guessed_day():
+    """A US-locale Excel re-save (11/3/2025 5:55 PM, every day and month <= 12, no seconds) with no
+    setting: parse and peek refuse to guess, with a reason that gives both readings and says how
+    to name the file; the evidence the file carries decides where it can; the name decides the rest."""
+    name = "us_resave_all_dates_ambiguous.csv"
+    data = content(name)
+    for read in (lambda: parse(name, default_day_first=None), lambda: peek(name, data, default_day_first=None),
+                 lambda: parse_report(data, source=name, timezone=TZ, default_day_first=None, not_after=ist(2025, 11, 4, 9, 0))):
+        with pytest.raises(ZoomReportError) as info:
+            read()
+        err = info.value
+        assert err.code == "ambiguous_dates" and err.code in WAITING_CODES and err.code in ERROR_CODES
+        assert "'11/3/2025 5:55 PM', is either 11 March 2025 or 3 November 2025" in err.reason
+        assert "'day-first'" in err.reason and "'month-first'" in err.reason and "rename" in err.reason
+    # the name says which: the same bytes under a name with the order
+    for marked, day in (("attendees day-first.csv", date(2025, 3, 11)), ("Attendee Report month first.csv", date(2025, 11, 3)),
+                        ("US_CMA_MONTH-FIRST.csv", date(2025, 11, 3))):
+        assert parse_report(data, source=marked, timezone=TZ, default_day_first=None).session_date == day
+        assert peek_report(data, source=marked, timezone=TZ, default_day_first=None).session_date == day
+    # a team that set the order for every file (default_day_first yes / no) is answered too
+    assert parse(name, default_day_first=True).session_date == date(2025, 3, 11)
+    # evidence: a report made on 20 March 2025 cannot hold a session of 3 November 2025
+    made_in_march = parse_report(data, source=name, timezone=TZ, default_day_first=None, not_after=ist(2025, 3, 20, 12, 0))
+    assert (made_in_march.session_date, made_in_march.day_first) == (date(2025, 3, 11), True)
+    # evidence: generated 4/10/2025 with a session on 3/11/2025: day-first, the session (3 Nov) would
+    # start after its report was made (4 Oct), so month-first, whatever the team's default
+    later = "us_resave_generated_a_month_later.csv"
+    for default in (None, True):
+        assert parse(later, default_day_first=default).session_date == date(2025, 3, 11)
+        assert peek(later, content(later), default_day_first=default).session_date == date(2025, 3, 11)
+    # evidence: dates written with dots are day-first (every date of this re-save is 03.11.2025)
+    dotted = content("excel_resave_european_semicolon.csv").replace(b"28.10.2025", b"03.11.2025").replace(
+        b"01.11.2025", b"03.11.2025").replace(b"02.11.2025", b"03.11.2025")
+    assert parse("eu.csv", dotted, default_day_first=None).session_date == date(2025, 11, 3)
+
+
+def test_a_registration_report_downloaded_before_its_session_is_not_taken_for_an_impossible_one():
+    """Generated 11/10/2025, scheduled 12/11/2025: month-first, the session is a month after the
+    download, which a registration report allows; with registrations 11/9 and 11/10 both readings
+    stay possible, so the file asks rather than picking day-first."""
+    text = (
+        "Registration Report\r\nReport Generated:,11/10/2025 9:05 AM\r\n"
+        "Topic,Webinar ID,Scheduled Time,# Registered\r\nFRM Part 1 Webinar,81234567890,12/11/2025 7:00 PM,2\r\n"
+        "Attendee Details\r\nFirst Name,Last Name,Email,Phone,Registration Time,Approval Status\r\n"
+        "Kiran,Das,kiran.das@gmail.com,9830098300,11/9/2025 8:12 PM,approved\r\n"
+        "Pallavi,Joshi,pallavi.j@gmail.com,9822098220,11/10/2025 7:40 AM,approved\r\n"
+    ).encode()
+    with pytest.raises(ZoomReportError) as info:
+        parse_report(text, source="regs.csv", timezone=TZ, default_day_first=None, not_after=ist(2025, 11, 10, 12, 0))
+    assert info.value.code == "ambiguous_dates"
+    assert parse_report(text, source="regs month-first.csv", timezone=TZ, default_day_first=None).session_date == date(2025, 12, 11)
+
+
+def test_date_order_in_a_file_name():
+    assert [date_order_in_name(n) for n in ("a day-first.csv", "DAY FIRST.csv", "x_dayfirst.csv", "month.first.txt",
+                                            "Month-First report.csv")] == [True, True, True, False, False]
+    assert [date_order_in_name(n) for n in ("report.csv", "weekday-first.csv", "day-first month-first.csv", "firstday.csv")] == [
+        None, None, None, None]
 
 
 @pytest.mark.parametrize(("name", "code"), [("empty.csv", "empty"), ("whitespace_only.csv", "empty"),

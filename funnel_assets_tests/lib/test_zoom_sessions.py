@@ -16,7 +16,7 @@ from funnel_assets.lib.synthetic.edtech import DEFAULT_CONFIG_DIR, load_edtech_c
 from funnel_assets.lib.settings import PROJECT_ROOT
 from funnel_assets.lib.zoom_metadata import load_zoom_config
 from funnel_assets.lib.zoom_reports import ZoomReportError, parse_report
-from funnel_assets.lib.zoom_sessions import build_zoom_sessions, clean_display_name_expr, session_key
+from funnel_assets.lib.zoom_sessions import build_zoom_sessions, clean_display_name_expr, latest_reports, session_key
 
 TZ = "Asia/Kolkata"
 START = date(2025, 2, 1)
@@ -238,3 +238,35 @@ def test_display_names():
 def test_unusable_file_is_an_error_not_rows(zoom_config):
     with pytest.raises(ZoomReportError):
         parse("empty.csv", b"", zoom_config)
+
+
+# ----------------------------------------------------------------------------- corrected re-exports (issue 12, item 5)
+
+FIXTURES = PROJECT_ROOT / "funnel_assets_tests" / "fixtures" / "zoom"
+
+
+def fixture_report(name: str, source: str | None = None):
+    return parse_report((FIXTURES / name).read_bytes(), source=source or name, timezone=TZ, default_day_first=None)
+
+
+def test_a_corrected_re_export_replaces_the_earlier_download_as_a_whole(zoom_config):
+    first, corrected = fixture_report("reexport_first_download.csv"), fixture_report("reexport_corrected.csv")
+    merged = build_zoom_sessions([first, corrected], zoom_config).rows
+    assert merged.filter(pl.col("email") == "rohit.sharma88@gmail.com").height == 2  # merging both counts Rohit twice
+    # the later "Report generated time" wins, whatever the order of the files or of their drops
+    for reports, dropped in (([first, corrected], [1.0, 2.0]), ([corrected, first], [1.0, 2.0]), ([first, corrected], [2.0, 1.0])):
+        kept, replaced = latest_reports(reports, dropped)
+        assert [reports[i].source for i in kept] == ["reexport_corrected.csv"]
+        assert {reports[i].source: reports[j].source for i, j in replaced.items()} == {"reexport_first_download.csv": "reexport_corrected.csv"}
+        rows = build_zoom_sessions([reports[i] for i in kept], zoom_config).rows
+        assert rows.filter(pl.col("email") == "rohit.sharma88@gmail.com")["phone_key"].to_list() == ["919820012354"]
+        assert rows.height == 3
+    # without a generated time (meeting reports), the later drop; other kinds and sessions are left alone
+    meeting = fixture_report("meeting_participants_waiting_room.csv")
+    again = fixture_report("meeting_participants_waiting_room.csv", "participants (1).csv")
+    attendee = fixture_report("attendee_2020_padded.csv")
+    kept, replaced = latest_reports([meeting, again, first, attendee], [5.0, 9.0, 1.0, 1.0])
+    assert kept == [1, 2, 3] and replaced == {0: 1}
+    # dropped at the same moment: the browser's numbering says which download came later
+    kept, replaced = latest_reports([again, meeting], [5.0, 5.0])
+    assert [[again, meeting][i].source for i in kept] == ["participants (1).csv"]

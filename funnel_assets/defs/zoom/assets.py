@@ -65,6 +65,11 @@ CHECKS = [
         description="Enough registrants who gave a phone number gave a usable one (min_valid_phone_share in zoom_settings.csv).",
     ),
     dg.AssetCheckSpec(
+        "all_files_loaded",
+        asset="zoom_sessions",
+        description="Every report filed under the run's days could be read in full (a file rejected now is listed, with its reason, in rejected/).",
+    ),
+    dg.AssetCheckSpec(
         "no_staff_in_audience",
         asset="zoom_sessions",
         description="No host, panelist or staff address is counted as audience (blocks downstream assets).",
@@ -112,7 +117,7 @@ def zoom_assets(
     start, end = partition_dates(context)
     folders = zoom_inbox.folders()
     config = project_config.zoom_config()
-    reports, rejected, misfiled = _parse_archived(context, folders, config, start, end)
+    reports, rejected, misfiled, superseded = _parse_archived(context, folders, config, start, end)
     cleaned = zoom_sessions.build_zoom_sessions(reports, config)
     db = warehouse.get()
     rows_report = db.replace_partitions("zoom_sessions", cleaned.rows, partition_column="session_date", start=start, end=end)
@@ -126,10 +131,11 @@ def zoom_assets(
     files_meta = {
         "files_read": dg.MetadataValue.int(len(reports)),
         "files_rejected": dg.MetadataValue.md(
-            "\n".join(f"- {name}: {reason}" for name, reason in rejected) or "none"
+            "\n".join(f"- {name}: {reason}" for name, _, reason in rejected) or "none"
         ),
         "days_in_run": f"{start} .. {end - timedelta(days=1)}",
         **({"files_moved_to_other_days": ", ".join(f"{n} -> {d}" for n, d in misfiled)} if misfiled else {}),
+        **({"files_superseded": ", ".join(f"{old} (by {new})" for old, new in superseded)} if superseded else {}),
     }
     yield dg.MaterializeResult(
         asset_key="zoom_sessions",
@@ -143,7 +149,7 @@ def zoom_assets(
             example_emails=", ".join(filter(None, (mask_email(e) for e in cleaned.rows["email"].drop_nulls().head(3).to_list()))) or "none",
             **files_meta,
         ),
-        check_results=_check_results(cleaned, config.settings.min_valid_phone_share, files=len(reports)),
+        check_results=_check_results(cleaned, config.settings.min_valid_phone_share, files=len(reports), rejected=rejected),
     )
     yield dg.MaterializeResult(
         asset_key="zoom_session_summary",
@@ -158,8 +164,11 @@ def zoom_assets(
 
 
 def _parse_archived(context, folders, config, start: date, end: date):
-    """Every archived report of ``[start, end)``; files that turn out unusable are moved to rejected/."""
-    reports, rejected, misfiled = [], [], []
+    """Every archived report of ``[start, end)``: files that turn out unusable are moved to rejected/,
+    files of another day to theirs, and a report replaced by a later download of the same report of
+    the same session (a corrected re-export) to superseded/."""
+    reports, paths, dropped, rejected, misfiled = [], [], [], [], []
+    now = datetime.now(timezone.utc)
     day = start
     while day < end:
         for path in inbox_lib.archived_files(folders, day):
@@ -169,7 +178,8 @@ def _parse_archived(context, folders, config, start: date, end: date):
                     path.read_bytes(),
                     source=name,
                     timezone=SETTINGS.timezone,
-                    default_day_first=config.settings.default_day_first,
+                    default_day_first=config.settings.default_day_first,  # unless the name says day-first / month-first
+                    not_after=now,
                 )
                 assess_usability(
                     report,
@@ -177,25 +187,31 @@ def _parse_archived(context, folders, config, start: date, end: date):
                     max_bad_phone_share=config.settings.max_bad_phone_share,
                 )
             except ZoomReportError as exc:
-                moved = inbox_lib.reject(
-                    folders, path, code=exc.code, reason=exc.reason, now=datetime.now(timezone.utc), original_name=name
-                )
+                moved = inbox_lib.reject(folders, path, code=exc.code, reason=exc.reason, now=now, original_name=name)
                 context.log.warning(safe_text(f"{name}: rejected ({exc.code}): {exc.reason} Moved to {moved}."))
-                rejected.append((name, exc.reason))
+                rejected.append((name, exc.code, exc.reason))
                 continue
             if not start <= report.session_date < end:
-                moved = inbox_lib.refile(folders, path, report.session_date, now=datetime.now(timezone.utc))
-                context.log.warning(
+                moved = inbox_lib.refile(folders, path, report.session_date, now=now)
+                context.log.warning(safe_text(
                     f"{name} was filed under {day} but its session is on {report.session_date}: moved to {moved}. "
                     f"Materialize zoom_sessions for {report.session_date} to include it."
-                )
+                ))
                 misfiled.append((name, report.session_date))
                 continue
             for note in report.warnings:
                 context.log.info(safe_text(f"{name}: {note}"))
             reports.append(report)
+            paths.append(path)
+            dropped.append(path.stat().st_mtime_ns)
         day += timedelta(days=1)
-    return reports, rejected, misfiled
+    kept, replaced = zoom_sessions.latest_reports(reports, dropped)
+    superseded = []
+    for old, new in replaced.items():
+        moved = inbox_lib.supersede(folders, paths[old], by=paths[new], session_date=reports[old].session_date, now=now)
+        context.log.info(safe_text(f"{reports[old].source} is replaced by the later download {reports[new].source}: moved to {moved}."))
+        superseded.append((reports[old].source, reports[new].source))
+    return [reports[i] for i in kept], rejected, misfiled, superseded
 
 
 def _sessions_markdown(sessions: pl.DataFrame) -> str:
@@ -208,7 +224,8 @@ def _sessions_markdown(sessions: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _check_results(cleaned: zoom_sessions.CleanedZoom, min_phone_share: float, *, files: int) -> list[dg.AssetCheckResult]:
+def _check_results(cleaned: zoom_sessions.CleanedZoom, min_phone_share: float, *, files: int,
+                   rejected: list[tuple[str, str, str]] = ()) -> list[dg.AssetCheckResult]:
     q = cleaned.quality
     empty = cleaned.sessions.filter((pl.col("registrants") == 0) & (pl.col("attendees") == 0))["session_key"].to_list()
     return [
@@ -222,7 +239,21 @@ def _check_results(cleaned: zoom_sessions.CleanedZoom, min_phone_share: float, *
                 "rows": q.rows,
                 "files": files,
                 "empty_sessions": ", ".join(empty) or "none",
-                **({"note": "no Zoom files for these days"} if files == 0 else {}),
+                **({"note": "no Zoom files for these days"} if files == 0 and not rejected else {}),
+            }),
+        ),
+        dg.AssetCheckResult(
+            check_name="all_files_loaded",
+            asset_key="zoom_sessions",
+            passed=not rejected,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=safe_metadata({
+                "files_read": files,
+                "files_rejected": len(rejected),
+                "rejected": dg.MetadataValue.md(
+                    "\n".join(f"- {name} ({code}): {reason}" for name, code, reason in rejected)
+                    + "\n\nThe files are in the Zoom folder's rejected/, each with a .reason.txt." if rejected else "none"
+                ),
             }),
         ),
         dg.AssetCheckResult(

@@ -10,7 +10,7 @@ import dagster as dg
 from funnel_assets.defs.common import SETTINGS, daily_partitions
 from funnel_assets.defs.resources import ProjectConfigResource, ZoomInboxResource
 from funnel_assets.lib import zoom_inbox as inbox_lib
-from funnel_assets.lib.zoom_reports import peek_report
+from funnel_assets.lib.zoom_reports import PEEK_BYTES, WAITING_CODES, ZoomReportError, parse_report, peek_report
 
 MAX_DAYS_PER_RUN = 31
 
@@ -75,9 +75,13 @@ def zoom_drop_folder_sensor(
     last_day = daily_partitions.get_last_partition_key()
 
     def session_date_of(head: bytes, name: str) -> date:
-        return peek_report(
-            head, source=name, timezone=SETTINGS.timezone, default_day_first=settings.default_day_first
-        ).session_date
+        read = dict(source=name, timezone=SETTINGS.timezone, not_after=now, default_day_first=settings.default_day_first)
+        try:  # a name with "day-first" / "month-first" is the user's answer for dates that cannot tell
+            return peek_report(head, **read).session_date
+        except ZoomReportError as exc:
+            if exc.code in WAITING_CODES and len(head) < PEEK_BYTES:
+                parse_report(head, **read)  # the whole file: before asking the user, a full read (cut off?)
+            raise
 
     result = inbox_lib.triage(
         folders,
@@ -87,6 +91,7 @@ def zoom_drop_folder_sensor(
         too_early=lambda d: d < SETTINGS.start_date,
         start_date=SETTINGS.start_date,
         already_waiting={name: tuple(v) for name, v in state.get("waiting", {}).items()},
+        waiting_codes=WAITING_CODES,
         now=now,
     )
     requests = [
@@ -96,7 +101,8 @@ def zoom_drop_folder_sensor(
     summary = (
         f"{len(files)} file(s) in the folder: {sum(map(len, result.archived.values()))} archived, "
         f"{len(result.duplicates)} duplicate(s), {len(result.rejected)} rejected, "
-        f"{len(result.waiting)} waiting for their day to end, {len(writing)} still being written"
+        f"{len(result.waiting)} waiting (for their day to end, or for you: see their .reason.txt), "
+        f"{len(result.unpacked)} zip(s) unpacked, {len(writing)} still being written"
     )
     context.log.info(summary)
     # Remember only the files still in the folder (being written, waiting for their day, or failed).

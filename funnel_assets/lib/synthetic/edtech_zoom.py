@@ -56,6 +56,7 @@ import csv
 import io
 import math
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -988,7 +989,25 @@ def file_names(r: random.Random, files: list[ZoomFile], sessions: dict[str, Sess
         if base is None:
             first_copy = next(x for x in files if x.session_key == f.session_key and x.report == f.report and x.copy == 1)
             base = first_copy.name
+        else:
+            base = _with_date_order(base, f)
         f.name = _claim(base, taken)
+
+
+_SLASH_DATE = re.compile(rb"(?<![0-9])([0-9]{1,2})/([0-9]{1,2})/[0-9]{4}")
+
+
+def _with_date_order(base: str, f: ZoomFile) -> str:
+    """An Excel re-save whose every date reads two ways (day and month both <= 12) is named by the
+    analyst with its order ("... day-first.csv"), as the README asks: otherwise it would wait in the
+    folder until they did."""
+    if f.style is None or f.style.date_format not in ("dmy", "mdy_excel"):
+        return base
+    pairs = _SLASH_DATE.findall(f.content)
+    if not pairs or any(int(a) > 12 or int(b) > 12 for a, b in pairs):
+        return base
+    stem, dot, ext = base.rpartition(".")
+    return f"{stem} {'day-first' if f.style.date_format == 'dmy' else 'month-first'}.{ext}"
 
 
 def _claim(base: str, taken: set[str]) -> str:
