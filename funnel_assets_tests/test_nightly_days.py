@@ -11,7 +11,8 @@ for each kind of day the world produces, the schedule's tick at 02:00 the next m
 run request, and that single-day run executes through a real Dagster instance (the project's
 dagster.yaml): a webinar day, a meeting-only day, a day without Zoom files, a day whose only Zoom
 file is rejected when the run reads it, and the first day of a month. Every run must succeed, with
-every daily asset materialized for its day and the day's rows in the warehouse.
+every daily asset materialized for its day and the day's rows in the warehouse; the rejected file
+is a failed ``all_files_loaded`` check on ``zoom_sessions``, not a green "no Zoom files".
 """
 
 from __future__ import annotations
@@ -136,6 +137,10 @@ def test_every_kind_of_day_runs_on_its_own_as_the_schedule_launches_it(tmp_path,
                     for e in result.all_events if e.is_step_failure
                 ]
                 assert result.success, f"{kind} {day}: the nightly run failed: {errors}"
+                loaded = [e for e in result.get_asset_check_evaluations() if e.check_name == "all_files_loaded"]
+                assert len(loaded) == 1, f"{kind} {day}: zoom_sessions.all_files_loaded was not evaluated"
+                # a file the run rejects is a failed check (and so an alert), never a green "no Zoom files"
+                assert loaded[0].passed == (kind != "day whose only Zoom file is rejected"), (kind, loaded[0].metadata)
             for asset in DAILY_ASSETS:
                 record = instance.fetch_materializations(
                     dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[day.isoformat()]), limit=1
