@@ -61,7 +61,8 @@ def test_one_day(sheet, warehouse_url):
     assert meta["dagster/row_count"].value == want_day.height
     assert {c.name for c in meta["dagster/column_schema"].schema.columns} >= {"phone_key", "funnel", "created_date"}
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert set(checks) == {"has_leads", "valid_phone_share", "duplicate_share", "unmapped_source_share"}
+    assert set(checks) == {"no_sharp_shrink", "has_leads", "valid_phone_share", "duplicate_share", "unmapped_source_share"}
+    assert checks["no_sharp_shrink"].passed
     assert checks["has_leads"].passed
     assert checks["valid_phone_share"].passed
 
