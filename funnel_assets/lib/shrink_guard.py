@@ -59,8 +59,8 @@ class ShrinkRule:
 DEFAULT_RULES = {
     "leads_sheet": ShrinkRule("leads_sheet", 0.2, 10),
     "spend_sheet": ShrinkRule("spend_sheet", 0.2, 10),
-    "crm_assigned_leads": ShrinkRule("crm_assigned_leads", 0.5, 10),
-    "crm_sales": ShrinkRule("crm_sales", 0.5, 10),
+    "crm_assigned_leads": ShrinkRule("crm_assigned_leads", 0.2, 10),
+    "crm_sales": ShrinkRule("crm_sales", 0.2, 10),
 }
 """What a missing file, or a source without a line, gets (the values the shipped file has)."""
 

@@ -26,7 +26,7 @@ FIRST, LAST = date(2025, 3, 3), date(2025, 3, 9)
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST.isoformat(), "dagster/asset_partition_range_end": LAST.isoformat()}
 ASSETS = [spend_assets, spend_by_funnel, spend_funnel_totals]
 DAILY = [spend_assets, spend_by_funnel]
-CHECKS = {"has_spend_rows", "no_negative_cost", "rejects_share", "funnels_known"}
+CHECKS = {"no_sharp_shrink", "has_spend_rows", "no_negative_cost", "rejects_share", "funnels_known"}
 
 
 @lru_cache(maxsize=1)
