@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
 
 import dagster as dg
 
@@ -106,13 +105,3 @@ def sheet_changes_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
         context.log.info(f"{request.job_name}: rows changed in the sheet for {request.tags['funnel/changed_days']}")
     return dg.SensorResult(run_requests=list(requests.values()), cursor=json.dumps(state))
 
-
-def days_of(request: dg.RunRequest) -> tuple[date, date]:
-    """The first and last day a request of this sensor runs (for tests and logs)."""
-    if request.partition_key:
-        day = date.fromisoformat(request.partition_key)
-        return day, day
-    return (
-        date.fromisoformat(request.tags["dagster/asset_partition_range_start"]),
-        date.fromisoformat(request.tags["dagster/asset_partition_range_end"]),
-    )

@@ -16,7 +16,6 @@ reason to rewrite every later day.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterable, Sequence
@@ -114,16 +113,6 @@ def group_days(days: Sequence[date], export: dict[date, tuple[int, str]], *, max
         text = ";".join(f"{d}:{export.get(d, (0, 'none'))[1]}" for d in group)
         out.append(ChangedDays(group[0], group[-1], hashlib.sha1(text.encode()).hexdigest()[:16]))
     return out
-
-
-def encode_changes(groups: Sequence[ChangedDays]) -> str:
-    return json.dumps([g.to_json() for g in groups])
-
-
-def decode_changes(text: str | None) -> list[ChangedDays]:
-    if not text:
-        return []
-    return [ChangedDays.from_json(item) for item in json.loads(text)]
 
 
 def describe(groups: Sequence[ChangedDays]) -> str:
