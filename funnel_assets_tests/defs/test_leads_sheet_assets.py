@@ -193,14 +193,16 @@ def reads_the_leads(context: dg.AssetExecutionContext) -> None:
     """Stands for everything downstream of marketing_leads."""
 
 
-@pytest.mark.parametrize("case", ["header_only", "missing_day", "cut_at_line_end"])
+@pytest.mark.parametrize("case", ["empty_file", "header_only", "missing_day", "cut_at_line_end"])
 def test_a_partial_or_empty_export_never_replaces_the_days_rows(sheet, tmp_path, case):
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
     assert dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=resources(str(sheet), url)).success
     before = both_tables(url)
     on_the_day = before[0].filter(pl.col("created_date") == date(2025, 3, 5)).height
     lines = sheet.read_text().splitlines()
-    if case == "header_only":
+    if case == "empty_file":
+        partial = ""
+    elif case == "header_only":
         partial = lines[0] + "\n"
     elif case == "missing_day":
         partial = "\n".join(line for line in lines if ",3/5/2025 " not in line) + "\n"
@@ -216,6 +218,12 @@ def test_a_partial_or_empty_export_never_replaces_the_days_rows(sheet, tmp_path,
     assert not result.success
     assert not result.asset_materializations_for_node("leads_sheet_assets")
     assert not result.asset_materializations_for_node("reads_the_leads")  # blocked downstream
+    if case == "empty_file":  # not even a header: the step fails before comparing
+        failure = result.failure_data_for_node("leads_sheet_assets").user_failure_data.description
+        assert "the file is empty" in failure and "previous data is kept" in failure
+        after = both_tables(url)
+        assert after[0].equals(before[0]) and after[1].equals(before[1])
+        return
     (check,) = result.get_asset_check_evaluations()
     assert check.check_name == "no_sharp_shrink" and not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     message = check.description
