@@ -5,13 +5,12 @@ warehouse and in the export."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Sequence
 
 import dagster as dg
 import polars as pl
 
-from funnel_assets.defs.common import daily_partitions
 from funnel_assets.lib import sheet_sync as sync
 from funnel_assets.lib.shrink_guard import ACCEPT_SHRINK_TAG, ShrinkRule, ShrinkVerdict, judge
 from funnel_assets.lib.warehouse import Warehouse
@@ -67,32 +66,23 @@ class SheetTable:
     also: Sequence[str] = ()
 
 
-@dataclass(frozen=True)
-class SheetState:
-    """What the warehouse holds for a sheet source, per day, and in all."""
-
-    days: dict[date, tuple[int, str]]
-    total_rows: int
-
-
-def warehouse_state(db: Warehouse, tables: Sequence[SheetTable]) -> SheetState:
-    """Each day's rows and fingerprint in the warehouse (both tables), and their total row count.
+def warehouse_state(db: Warehouse, tables: Sequence[SheetTable]) -> dict[date, tuple[int, str]]:
+    """Each day's rows and fingerprint in the warehouse (both tables).
 
     Tables written before ``row_hash`` existed read it as null: their days then differ from the
     export and are rewritten once, with the hash."""
-    keys, total = [], 0
+    keys = []
     for t in tables:
         if not db.has_table(t.table):
             continue
         columns = db.table_columns(t.table)
         wanted = [c for c in (t.day_column, sync.ROW_HASH, *t.also) if c in columns]
         frame = db.read_table(t.table, columns=wanted)
-        total += frame.height
         for c in (sync.ROW_HASH, *t.also):
             if c not in frame.columns:
                 frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c))
         keys.append(sync.row_keys(frame, day_column=t.day_column, table=t.marker, also=t.also))
-    return SheetState(sync.day_fingerprints(keys), total)
+    return sync.day_fingerprints(keys)
 
 
 def export_state(frames: Sequence[tuple[SheetTable, pl.DataFrame]]) -> dict[date, tuple[int, str]]:
@@ -100,23 +90,31 @@ def export_state(frames: Sequence[tuple[SheetTable, pl.DataFrame]]) -> dict[date
     return sync.day_fingerprints(sync.row_keys(f, day_column=t.day_column, table=t.marker, also=t.also) for t, f in frames)
 
 
-def sheet_counts(state: dict[date, tuple[int, str]], days: Sequence[date], whole: int) -> dict[str, int]:
-    """Rows per day of the run, plus the whole source, as the shrink guard compares them."""
-    return {**{d.isoformat(): state.get(d, (0, ""))[0] for d in days}, WHOLE_EXPORT: whole}
+def shrink_scopes(
+    before: dict[date, tuple[int, str]], export: dict[date, tuple[int, str]], days: Sequence[date]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """(rows there now, rows about to be written) per day of the run and for the whole export.
+
+    The whole export is compared from its first day on: a sheet whose oldest rows were moved to
+    an archive is not a shrink (the warehouse keeps those days); an empty or cut export is."""
+    covered_from = min(export) if export else None
+    previous = {d.isoformat(): before.get(d, (0, ""))[0] for d in days}
+    new = {d.isoformat(): export.get(d, (0, ""))[0] for d in days}
+    previous[WHOLE_EXPORT] = sum(n for d, (n, _) in before.items() if covered_from is None or d >= covered_from)
+    new[WHOLE_EXPORT] = sum(n for n, _ in export.values())
+    return previous, new
 
 
 def changed_day_groups(
-    export: dict[date, tuple[int, str]], warehouse: SheetState, *, start: date, end: date
+    export: dict[date, tuple[int, str]], before: dict[date, tuple[int, str]], *, start: date, end: date
 ) -> list[sync.ChangedDays]:
-    """The days other than this run's whose rows in the export differ from the warehouse's."""
-    if not warehouse.days:
+    """The days other than this run's whose rows in the export differ from the warehouse's: from
+    the first day both hold rows for (older days are a backfill's business, or archived) to the
+    last day loaded (later days are loaded by their own nightly run)."""
+    if not before or not export:
         return []
-    last_key = daily_partitions.get_last_partition_key()
-    if last_key is None:  # pragma: no cover - the first day is in the past
-        return []
-    days = sync.changed_days(
-        export, warehouse.days, first=min(warehouse.days), last=date.fromisoformat(last_key), skip=(start, end)
-    )
+    last = max(max(before), end - timedelta(days=1))
+    days = sync.changed_days(export, before, first=max(min(before), min(export)), last=last, skip=(start, end))
     return sync.group_days(days, export)
 
 

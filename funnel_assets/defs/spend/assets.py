@@ -22,9 +22,9 @@ from funnel_assets.defs.guards import (
     changed_days_metadata,
     export_state,
     judge_run,
-    sheet_counts,
     shrink_check_result,
     shrink_check_spec,
+    shrink_scopes,
     warehouse_state,
 )
 from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource
@@ -146,9 +146,7 @@ def spend_assets(
     db = warehouse.get()
     before = warehouse_state(db, TABLES)
     export = export_state([(TABLES[0], all_spend), (TABLES[1], all_rejects)])
-    verdict = judge_run(
-        context, SOURCE, rule, sheet_counts(before.days, days, before.total_rows), sheet_counts(export, days, raw.frame.height)
-    )
+    verdict = judge_run(context, SOURCE, rule, *shrink_scopes(before, export, days))
     if verdict.refused:
         yield shrink_check_result("ad_spend", verdict)
         return
