@@ -157,12 +157,8 @@ def as_multiset(frame: pl.DataFrame) -> list[tuple]:
 # --------------------------------------------------------------------------------------- test
 
 
-@pytest.fixture
-def url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
-
-
-def test_fixed_back_dated_and_deleted_rows_are_run_again_on_the_night(tmp_path, url):
+def test_fixed_back_dated_and_deleted_rows_are_run_again_on_the_night(tmp_path, warehouse_url):
+    url = warehouse_url
     leads_first, leads_night = leads_sheets()
     spend_first, spend_night = spend_sheets()
     leads_file, spend_file = tmp_path / "leads_sheet.csv", tmp_path / "spend_sheet.csv"
@@ -238,3 +234,18 @@ def test_fixed_back_dated_and_deleted_rows_are_run_again_on_the_night(tmp_path, 
         assert {r.run_key for r in again.run_requests} <= {r.run_key for r in result.run_requests}
         last = instance.get_latest_materialization_event(dg.AssetKey("marketing_leads")).asset_materialization
         assert last.metadata["changed_days"].value == "none"
+
+
+def test_the_sensor_runs_by_default_and_its_jobs_take_everything_downstream(monkeypatch, tmp_path):
+    from funnel_assets.definitions import defs as project_defs
+    from funnel_assets_tests.settings_env import pipeline_env
+
+    for name, value in pipeline_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    defs = project_defs()
+    sensor = defs.resolve_sensor_def("sheet_changes_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    spend_job = {k.to_user_string() for k in defs.resolve_job_def("spend_sheet_changes_job").asset_layer.executable_asset_keys}
+    assert {"ad_spend", "ad_spend_rejects", "spend_by_funnel", "funnel_daily"} <= spend_job and "marketing_leads" not in spend_job
+    leads_job = {k.to_user_string() for k in defs.resolve_job_def("leads_sheet_changes_job").asset_layer.executable_asset_keys}
+    assert {"marketing_leads", "marketing_lead_rejects", "touchpoints", "funnel_daily"} <= leads_job and "ad_spend" not in leads_job
