@@ -274,3 +274,19 @@ def test_a_sheet_whose_oldest_rows_were_archived_is_no_shrink(sheet, tmp_path):
     assert all(group["start"] >= "2025-03-06" for group in changed)
     leads, _ = both_tables(url)
     assert leads.filter(pl.col("created_date") <= date(2025, 3, 5)).equals(before.filter(pl.col("created_date") <= date(2025, 3, 5)))
+
+
+def test_a_range_run_with_one_sharply_shrunk_day_writes_none_of_its_days(sheet, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    assert dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=resources(str(sheet), url)).success
+    before = both_tables(url)
+    lines = sheet.read_text().splitlines()
+    # 5 March lost its rows; 3 March got a late row that would otherwise be written
+    late = "Ritika Sen,ritika.sen@gmail.com,9876501234,Kolkata,CMA,facebook,paid_social,cma_webinar_meta,3/3/2025 16:40:00"
+    sheet.write_text("\n".join([*(line for line in lines if ",3/5/2025 " not in line), late]) + "\n")
+    result = dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=resources(str(sheet), url), raise_on_error=False)
+    assert not result.success and not result.asset_materializations_for_node("leads_sheet_assets")
+    (check,) = result.get_asset_check_evaluations()
+    assert "2025-03-05: 0 rows now" in check.description and "2025-03-03" not in check.description
+    after = both_tables(url)
+    assert after[0].equals(before[0]) and after[1].equals(before[1])
