@@ -24,6 +24,7 @@ from funnel_assets.lib.attribution import (
 from funnel_assets.lib.config import FunnelMapping, load_funnel_mapping
 from funnel_assets.lib.fetch import FetchedCSV, fetch_csv
 from funnel_assets.lib.settings import PROJECT_ROOT, load_settings
+from funnel_assets.lib.shrink_guard import SHRINK_GUARD_FILE, ShrinkRule, load_shrink_rules
 from funnel_assets.lib.warehouse import Warehouse
 from funnel_assets.lib.zoom_inbox import ZoomFolders
 from funnel_assets.lib.zoom_metadata import ZoomConfig, load_zoom_config
@@ -90,6 +91,10 @@ class ProjectConfigResource(dg.ConfigurableResource):
     def manual_mapping(self) -> ManualMapping:
         """The team's monthly hand mapping of Miscellaneous sources (``manual_mapping.csv``)."""
         return load_manual_mapping(self.path(MANUAL_MAPPING_FILE))
+
+    def shrink_rules(self) -> dict[str, ShrinkRule]:
+        """How sharp a shrink of each source is refused (``shrink_guard.csv``), validated."""
+        return load_shrink_rules(self.path(SHRINK_GUARD_FILE))
 
     def attribution_settings(self) -> AttributionSettings:
         return load_attribution_settings(self.path(ATTRIBUTION_SETTINGS_FILE))

@@ -569,8 +569,6 @@ MAX_PROBLEM_SHARE: Final = 0.05
 """Warn when more than this share of a dump's rows has a problem."""
 MAX_UNKNOWN_PHONE_SHARE: Final = 0.10
 """Warn when more than this share of sales has no usable phone (they cannot be attributed)."""
-MIN_SNAPSHOT_RATIO: Final = 0.5
-"""Warn when a dump has fewer rows than this share of the previous snapshot (a partial dump?)."""
 
 
 @dataclass(frozen=True)

@@ -280,6 +280,11 @@ class Warehouse:
             [pl.col(name).cast(dtype) for name, dtype in schema.items() if dtype is not None and frame.schema[name] != dtype]
         )
 
+    def table_columns(self, table: str) -> list[str]:
+        """The table's column names (the table must exist)."""
+        with self.engine.connect() as conn:
+            return [c["name"] for c in sa.inspect(conn).get_columns(table)]
+
     def row_count(self, table: str) -> int:
         with self.engine.connect() as conn:
             return conn.execute(sa.text(f"SELECT count(*) FROM {self._q(conn)(table)}")).scalar_one()

@@ -12,7 +12,7 @@ import pytest
 
 from funnel_assets.defs.crm import assets as crm_assets
 from funnel_assets.defs.crm.resources import CrmResource, resources as crm_resources
-from funnel_assets.defs.resources import WarehouseResource
+from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource
 from funnel_assets.lib import crm as lib
 from funnel_assets.lib.synthetic.edtech import DEFAULT_CONFIG_DIR, crm_assigned_leads_csv, crm_sales_csv, load_edtech_config
 from funnel_assets.lib.warehouse import Warehouse
@@ -20,6 +20,7 @@ from funnel_assets_tests.http_server import LocalHTTPServer, ScriptedResponse
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crm"
 TOKEN = "s3cr3t-CRM-t0ken-4d9f"
+CONFIG = ProjectConfigResource(config_dir=str(Path(__file__).resolve().parents[2] / "data" / "config"))
 START, AS_OF, SEED, SCALE = date(2025, 3, 1), date(2025, 3, 20), 5, 0.1
 
 # Same assets, with a Dagster retry that does not wait (production waits minutes).
@@ -44,13 +45,14 @@ def server():
         yield s
 
 
-def run(assets, warehouse_url: str, **crm_kw) -> dg.ExecuteInProcessResult:
+def run(assets, warehouse_url: str, tags: dict | None = None, **crm_kw) -> dg.ExecuteInProcessResult:
     crm_kw.setdefault("backoff_seconds", 0)
     crm_kw.setdefault("timeout_seconds", 5)
     return dg.materialize(
         assets,
-        resources={"crm": CrmResource(**crm_kw), "warehouse": WarehouseResource(url=warehouse_url)},
+        resources={"crm": CrmResource(**crm_kw), "warehouse": WarehouseResource(url=warehouse_url), "project_config": CONFIG},
         raise_on_error=False,
+        tags=tags,
     )
 
 
@@ -97,8 +99,8 @@ def test_local_files_both_assets(tmp_path, dumps, warehouse_url):
 
     checks = {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
     assert set(checks) == {
-        ("crm_assigned_leads", "has_usable_rows"), ("crm_assigned_leads", "problem_share"), ("crm_assigned_leads", "snapshot_size"),
-        ("crm_sales", "has_usable_rows"), ("crm_sales", "problem_share"), ("crm_sales", "snapshot_size"),
+        ("crm_assigned_leads", "has_usable_rows"), ("crm_assigned_leads", "problem_share"), ("crm_assigned_leads", "no_sharp_shrink"),
+        ("crm_sales", "has_usable_rows"), ("crm_sales", "problem_share"), ("crm_sales", "no_sharp_shrink"),
         ("crm_sales", "unknown_phone_share"), ("crm_sales", "unique_sale_ids"),
     }
     assert all(e.passed for e in checks.values())
@@ -156,15 +158,58 @@ def test_empty_dump_keeps_the_previous_snapshot_and_blocking_check(tmp_path, dum
     assert "no rows" in failure_text(result, "sales")
     assert table(url, "sales").equals(before)
 
-    # a dump whose every row is unusable replaces the table, but the blocking ERROR check fails
+    # a dump whose every row is unusable is first of all far smaller than the snapshot: refused;
+    # accepted with the run tag, it replaces the table, but the blocking ERROR check fails
     only_bad = tmp_path / "bad.csv"
     lines = dumps["sales"].splitlines()
     only_bad.write_text(lines[0] + "\n" + ",".join("" for _ in lib.SALES_FIELDS) + "\n")
     result = run([SALES], url, sales=str(only_bad))
-    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["has_usable_rows"]
+    assert not result.success and table(url, "sales").equals(before)
+    assert [e.check_name for e in result.get_asset_check_evaluations()] == ["no_sharp_shrink"]
+    result = run([SALES], url, tags={"funnel/accept_shrink": "crm_sales"}, sales=str(only_bad))
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["no_sharp_shrink"].passed and "accepted" in checks["no_sharp_shrink"].description
+    check = checks["has_usable_rows"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert not result.success  # blocking check
-    assert not {e.check_name: e for e in result.get_asset_check_evaluations()}["snapshot_size"].passed
+    assert table(url, "sales").height == 1
+
+
+def test_a_dump_with_half_its_rows_is_refused_until_accepted(tmp_path, dumps, warehouse_url):
+    """Issue 12: a CRM dump with half its rows no longer replaces the snapshot with only a warning."""
+    good = tmp_path / "assigned_leads.csv"
+    good.write_text(dumps["assigned_leads"])
+    downstream_ran = []
+
+    @dg.asset(deps=["crm_assigned_leads"])
+    def reads_the_snapshot() -> None:
+        downstream_ran.append(True)
+
+    assert run([ASSIGNED, reads_the_snapshot], warehouse_url, assigned_leads=str(good)).success
+    before = table(warehouse_url, "assigned_leads")
+    lines = dumps["assigned_leads"].splitlines()
+    half = tmp_path / "half.csv"
+    half.write_text("\n".join(lines[: 1 + (len(lines) - 1) // 2]) + "\n")
+    downstream_ran.clear()
+
+    result = run([ASSIGNED, reads_the_snapshot], warehouse_url, assigned_leads=str(half))
+    assert not result.success and not downstream_ran
+    assert not result.asset_materializations_for_node("crm_assigned_leads")
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "no_sharp_shrink" and not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    message = check.description
+    assert "crm_assigned_leads" in message and f"{(len(lines) - 1) // 2} rows now, {before.height} in the warehouse" in message
+    assert "funnel/accept_shrink=crm_assigned_leads" in message and "previous rows stay" in message
+    assert table(warehouse_url, "assigned_leads").equals(before)
+
+    # a wrong name in the tag accepts nothing and says so
+    typo = run([ASSIGNED], warehouse_url, tags={"funnel/accept_shrink": "crm_asigned"}, assigned_leads=str(half))
+    assert not typo.success and "no source" in failure_text(typo, "assigned_leads")
+    assert table(warehouse_url, "assigned_leads").equals(before)
+
+    accepted = run([ASSIGNED, reads_the_snapshot], warehouse_url, tags={"funnel/accept_shrink": "crm_assigned_leads"}, assigned_leads=str(half))
+    assert accepted.success and downstream_ran
+    assert table(warehouse_url, "assigned_leads").height == (len(lines) - 1) // 2
 
 
 # ------------------------------------------------------------------------------------ HTTP
@@ -332,6 +377,6 @@ def test_env_vars_with_demo_defaults_and_empty_values_resolve(monkeypatch, tmp_p
     sales_file.write_text(dumps["sales"])
     monkeypatch.setenv("FUNNEL_CRM_SALES", str(sales_file))
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
-    result = dg.materialize([SALES], resources={**crm_resources().resources, "warehouse": WarehouseResource(url=url)})
+    result = dg.materialize([SALES], resources={**crm_resources().resources, "warehouse": WarehouseResource(url=url), "project_config": CONFIG})
     assert result.success
     assert table(url, "sales").height == lib.parse_sales(dumps["sales"]).frame.height

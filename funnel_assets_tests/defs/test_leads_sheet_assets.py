@@ -61,7 +61,8 @@ def test_one_day(sheet, warehouse_url):
     assert meta["dagster/row_count"].value == want_day.height
     assert {c.name for c in meta["dagster/column_schema"].schema.columns} >= {"phone_key", "funnel", "created_date"}
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert set(checks) == {"has_leads", "valid_phone_share", "duplicate_share", "unmapped_source_share"}
+    assert set(checks) == {"no_sharp_shrink", "has_leads", "valid_phone_share", "duplicate_share", "unmapped_source_share"}
+    assert checks["no_sharp_shrink"].passed
     assert checks["has_leads"].passed
     assert checks["valid_phone_share"].passed
 
@@ -192,3 +193,115 @@ def test_date_order_and_what_decided_it_are_in_the_metadata(tmp_path):
         assert (meta["date_order"].value, meta["date_order_decided_by"].value) == (order, decided_by)
     rejects = Warehouse(url).read_table("marketing_lead_rejects", order_by=["sheet_row"])
     assert rejects.select("sheet_row", "reason_code").rows() == [(4, "date_ambiguous"), (5, "date_ambiguous"), (7, "date_ambiguous")]
+
+
+# ------------------------------------------------------------- issue 12: partial or empty exports
+
+
+def both_tables(url: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    db = Warehouse(url)
+    return db.read_table("marketing_leads", order_by=["lead_id"]), db.read_table("marketing_lead_rejects", order_by=["sheet_row"])
+
+
+@dg.asset(deps=["marketing_leads"], partitions_def=leads_sheet_assets.partitions_def)
+def reads_the_leads(context: dg.AssetExecutionContext) -> None:
+    """Stands for everything downstream of marketing_leads."""
+
+
+@pytest.mark.parametrize("case", ["empty_file", "header_only", "missing_day", "cut_at_line_end"])
+def test_a_partial_or_empty_export_never_replaces_the_days_rows(sheet, tmp_path, case):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    assert dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=resources(str(sheet), url)).success
+    before = both_tables(url)
+    on_the_day = before[0].filter(pl.col("created_date") == date(2025, 3, 5)).height
+    lines = sheet.read_text().splitlines()
+    if case == "empty_file":
+        partial = ""
+    elif case == "header_only":
+        partial = lines[0] + "\n"
+    elif case == "missing_day":
+        partial = "\n".join(line for line in lines if ",3/5/2025 " not in line) + "\n"
+    else:  # the server's body stops at the end of a line, before 5 March's rows, with a matching length
+        partial = "\n".join(lines[: next(i for i, line in enumerate(lines) if ",3/5/2025 " in line) - 3]) + "\n"
+    with LocalHTTPServer() as server:
+        server.set_default("/export", ScriptedResponse.csv(partial))
+        location = server.url("/export") if case == "cut_at_line_end" else str(tmp_path / "partial.csv")
+        (tmp_path / "partial.csv").write_text(partial)
+        result = dg.materialize(
+            [leads_sheet_assets, reads_the_leads], partition_key="2025-03-05", resources=resources(location, url), raise_on_error=False
+        )
+    assert not result.success
+    assert not result.asset_materializations_for_node("leads_sheet_assets")
+    assert not result.asset_materializations_for_node("reads_the_leads")  # blocked downstream
+    if case == "empty_file":  # not even a header: the step fails before comparing
+        failure = result.failure_data_for_node("leads_sheet_assets").user_failure_data.description
+        assert "the file is empty" in failure and "previous data is kept" in failure
+        after = both_tables(url)
+        assert after[0].equals(before[0]) and after[1].equals(before[1])
+        return
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "no_sharp_shrink" and not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    message = check.description
+    assert message.startswith("leads_sheet: refused")
+    assert f"2025-03-05: 0 rows now, {on_the_day} in the warehouse" in message
+    assert "previous rows stay" in message and "funnel/accept_shrink=leads_sheet" in message
+    if case != "missing_day":
+        assert "the whole export" in message
+    after = both_tables(url)
+    assert after[0].equals(before[0]) and after[1].equals(before[1])
+
+
+def test_a_real_shrink_is_accepted_with_the_run_tag(sheet, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    assert dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=resources(str(sheet), url)).success
+    text = sheet.read_text().splitlines()
+    # the team deleted most of 5 March's rows: test submissions
+    kept_on_day = [line for line in text if ",3/5/2025 " in line][:5]
+    sheet.write_text("\n".join(line for line in text if ",3/5/2025 " not in line or line in kept_on_day) + "\n")
+    refused = dg.materialize([leads_sheet_assets], partition_key="2025-03-05", resources=resources(str(sheet), url), raise_on_error=False)
+    assert not refused.success
+    accepted = dg.materialize(
+        [leads_sheet_assets, reads_the_leads], partition_key="2025-03-05", resources=resources(str(sheet), url),
+        tags={"funnel/accept_shrink": "leads_sheet"},
+    )
+    assert accepted.success and accepted.asset_materializations_for_node("reads_the_leads")
+    check = next(e for e in accepted.get_asset_check_evaluations() if e.check_name == "no_sharp_shrink")
+    assert check.passed and "accepted by the run tag" in check.description
+    leads, _ = both_tables(url)
+    assert leads.filter(pl.col("created_date") == date(2025, 3, 5)).height == 5
+
+
+def test_a_sheet_whose_oldest_rows_were_archived_is_no_shrink(sheet, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    assert dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=resources(str(sheet), url)).success
+    before, _ = both_tables(url)
+    lines = sheet.read_text().splitlines()
+    archived = [line for line in lines[1:] if any(f",3/{d}/2025 " in line for d in range(1, 6))]
+    assert archived
+    sheet.write_text("\n".join(line for line in lines if line not in archived) + "\n")
+    result = dg.materialize([leads_sheet_assets], partition_key="2025-03-09", resources=resources(str(sheet), url))
+    assert result.success
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_sharp_shrink")
+    assert check.passed
+    # the archived days stay in the warehouse and are not taken for deleted rows (a later day may
+    # change: a person's first submission was archived, so a later one is no longer a repeat)
+    changed = result.asset_materializations_for_node("leads_sheet_assets")[0].metadata["changed_days_json"].value
+    assert all(group["start"] >= "2025-03-06" for group in changed)
+    leads, _ = both_tables(url)
+    assert leads.filter(pl.col("created_date") <= date(2025, 3, 5)).equals(before.filter(pl.col("created_date") <= date(2025, 3, 5)))
+
+
+def test_a_range_run_with_one_sharply_shrunk_day_writes_none_of_its_days(sheet, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    assert dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=resources(str(sheet), url)).success
+    before = both_tables(url)
+    lines = sheet.read_text().splitlines()
+    # 5 March lost its rows; 3 March got a late row that would otherwise be written
+    late = "Ritika Sen,ritika.sen@gmail.com,9876501234,Kolkata,CMA,facebook,paid_social,cma_webinar_meta,3/3/2025 16:40:00"
+    sheet.write_text("\n".join([*(line for line in lines if ",3/5/2025 " not in line), late]) + "\n")
+    result = dg.materialize([leads_sheet_assets], tags=RANGE_TAGS, resources=resources(str(sheet), url), raise_on_error=False)
+    assert not result.success and not result.asset_materializations_for_node("leads_sheet_assets")
+    (check,) = result.get_asset_check_evaluations()
+    assert "2025-03-05: 0 rows now" in check.description and "2025-03-03" not in check.description
+    after = both_tables(url)
+    assert after[0].equals(before[0]) and after[1].equals(before[1])

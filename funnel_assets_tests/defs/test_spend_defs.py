@@ -26,7 +26,7 @@ FIRST, LAST = date(2025, 3, 3), date(2025, 3, 9)
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST.isoformat(), "dagster/asset_partition_range_end": LAST.isoformat()}
 ASSETS = [spend_assets, spend_by_funnel, spend_funnel_totals]
 DAILY = [spend_assets, spend_by_funnel]
-CHECKS = {"has_spend_rows", "no_negative_cost", "rejects_share", "funnels_known"}
+CHECKS = {"no_sharp_shrink", "has_spend_rows", "no_negative_cost", "rejects_share", "funnels_known"}
 
 
 @lru_cache(maxsize=1)
@@ -221,3 +221,47 @@ def test_definitions_register_the_resource_and_assets(monkeypatch):
     for spec in [*spend_assets.specs, *spend_by_funnel.specs, *spend_funnel_totals.specs]:
         assert spec.group_name == "spend"
     assert spend_assets.op.retry_policy is not None
+
+
+# ------------------------------------------------------------- issue 12: partial or empty exports
+
+
+def test_a_header_only_spend_sheet_is_refused_and_keeps_the_days(sheet, tmp_path, warehouse_url):
+    assert dg.materialize(DAILY, tags=RANGE_TAGS, resources=resources(str(sheet), warehouse_url)).success
+    spend_before, by_funnel_before = table(warehouse_url, "ad_spend", ["sheet_row"]), table(warehouse_url, "spend_by_funnel")
+    on_the_day = spend_before.filter(pl.col("day") == date(2025, 3, 5)).height
+    header_only = tmp_path / "header_only.csv"
+    header_only.write_text(sheet.read_text().splitlines()[0] + "\n")
+    result = dg.materialize(DAILY, partition_key="2025-03-05", resources=resources(str(header_only), warehouse_url), raise_on_error=False)
+    assert not result.success
+    assert not result.asset_materializations_for_node("spend_by_funnel")  # blocked
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "no_sharp_shrink" and not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "spend_sheet: refused" in check.description and f"2025-03-05: 0 rows now, {on_the_day} in the warehouse" in check.description
+    assert "funnel/accept_shrink=spend_sheet" in check.description
+    assert table(warehouse_url, "ad_spend", ["sheet_row"]).equals(spend_before)
+    assert table(warehouse_url, "spend_by_funnel").equals(by_funnel_before)
+
+    # a spend sheet that really was emptied (the team moved to another sheet): accepted with the tag
+    accepted = dg.materialize(
+        DAILY, partition_key="2025-03-05", resources=resources(str(header_only), warehouse_url), tags={"funnel/accept_shrink": "all"}
+    )
+    assert accepted.success
+    assert table(warehouse_url, "ad_spend", ["sheet_row"]).filter(pl.col("day") == date(2025, 3, 5)).is_empty()
+    assert table(warehouse_url, "spend_by_funnel").filter(pl.col("day") == date(2025, 3, 5)).is_empty()
+
+
+def test_a_row_pasted_twice_is_counted_once(sheet, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    lines = sheet.read_text().splitlines()
+    pasted = next(i for i, line in enumerate(lines) if line.startswith("2025-03-05"))
+    doubled = tmp_path / "doubled.csv"
+    doubled.write_text("\n".join(lines[: pasted + 1] + [lines[pasted]] + lines[pasted + 1:]) + "\n")
+    result = dg.materialize(DAILY, partition_key="2025-03-05", resources=resources(str(doubled), url))
+    assert result.success
+    assert_matches_truth(table(url, "spend_by_funnel"), date(2025, 3, 5), date(2025, 3, 5))  # not doubled
+    (repeat,) = table(url, "ad_spend_rejects", ["sheet_row"]).rows(named=True)
+    assert repeat["sheet_row"] == pasted + 2 and repeat["reason_code"] == "repeated_row"
+    assert f"equals sheet row {pasted + 1}" in repeat["reason"]
+    meta = result.asset_materializations_for_node("spend_assets")[0].metadata
+    assert meta["repeated_rows_counted_once"].value == 1

@@ -3,7 +3,8 @@
 Both are snapshots: every run downloads the whole dump, checks it, and replaces the table in one
 transaction. A dump that is not usable (HTTP error after the retries, an HTML page, a truncated
 body, missing columns, a header without rows) fails the asset before anything is written, so the
-previous snapshot stays in the warehouse.
+previous snapshot stays in the warehouse. So does a dump with sharply fewer rows than the snapshot
+(data/config/shrink_guard.csv): the blocking check no_sharp_shrink fails and says how to accept it.
 """
 
 import re
@@ -11,9 +12,10 @@ import re
 import dagster as dg
 import polars as pl
 
-from funnel_assets.defs.common import SETTINGS, WAREHOUSE_POOL, safe_metadata, table_metadata
+from funnel_assets.defs.common import SETTINGS, WAREHOUSE_POOL, retried_only_when_it_may_help, safe_metadata, table_metadata
 from funnel_assets.defs.crm.resources import CrmResource
-from funnel_assets.defs.resources import WarehouseResource
+from funnel_assets.defs.guards import judge_run, shrink_check_result, shrink_check_spec
+from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource
 from funnel_assets.lib import crm as lib
 from funnel_assets.lib.fetch import FetchedCSV, FetchError, is_transient
 from funnel_assets.lib.phones import mask_phone
@@ -58,8 +60,7 @@ def _checks(asset: str, *, sales: bool) -> list[dg.AssetCheckSpec]:
                           description="The dump has at least one row without a problem (blocks downstream assets)."),
         dg.AssetCheckSpec("problem_share", asset=asset,
                           description=f"At most {lib.MAX_PROBLEM_SHARE:.0%} of the rows have a problem (warning)."),
-        dg.AssetCheckSpec("snapshot_size", asset=asset,
-                          description=f"The dump has at least {lib.MIN_SNAPSHOT_RATIO:.0%} of the previous snapshot's rows (warning: a partial dump?)."),
+        shrink_check_spec(asset, "The dump, compared with the previous snapshot,"),
     ]
     if sales:
         specs += [
@@ -80,6 +81,7 @@ def build_crm_assets(retry_policy: dg.RetryPolicy = NETWORK_RETRY) -> tuple[dg.A
         kinds=KINDS,
         retry_policy=retry_policy,
         pool=WAREHOUSE_POOL,
+        output_required=False,  # a refused shrink writes nothing and materializes nothing
         check_specs=_checks("crm_assigned_leads", sales=False),
         tags={"layer": "raw", "source": "crm"},
         description=(
@@ -88,11 +90,15 @@ def build_crm_assets(retry_policy: dg.RetryPolicy = NETWORK_RETRY) -> tuple[dg.A
             "Rows that cannot be used are kept with a `problem`. Snapshot of the CRM's full dump, refreshed nightly."
         ),
     )
-    def crm_assigned_leads(context: dg.AssetExecutionContext, crm: CrmResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        """Download the assigned-leads dump, normalize it, replace the snapshot, report."""
+    def crm_assigned_leads(
+        context: dg.AssetExecutionContext, crm: CrmResource, warehouse: WarehouseResource, project_config: ProjectConfigResource
+    ):
+        """Download the assigned-leads dump, normalize it, replace the snapshot unless it shrinks sharply, report."""
         fetched = fetch_dump(crm, "assigned_leads", context.log)
         parsed = parse_dump(lib.parse_assigned_leads, fetched)
-        return write_snapshot(context, warehouse.get(), "crm_assigned_leads", parsed, fetched, ASSIGNED_COLUMNS, id_column=None)
+        yield from write_snapshot(
+            context, warehouse.get(), "crm_assigned_leads", parsed, fetched, ASSIGNED_COLUMNS, id_column=None, project_config=project_config
+        )
 
     @dg.asset(
         name="crm_sales",
@@ -100,6 +106,7 @@ def build_crm_assets(retry_policy: dg.RetryPolicy = NETWORK_RETRY) -> tuple[dg.A
         kinds=KINDS,
         retry_policy=retry_policy,
         pool=WAREHOUSE_POOL,
+        output_required=False,  # a refused shrink writes nothing and materializes nothing
         check_specs=_checks("crm_sales", sales=True),
         tags={"layer": "raw", "source": "crm"},
         description=(
@@ -109,11 +116,15 @@ def build_crm_assets(retry_policy: dg.RetryPolicy = NETWORK_RETRY) -> tuple[dg.A
             "CRM's full dump, refreshed nightly."
         ),
     )
-    def crm_sales(context: dg.AssetExecutionContext, crm: CrmResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        """Download the sales dump, type it, replace the snapshot, report."""
+    def crm_sales(
+        context: dg.AssetExecutionContext, crm: CrmResource, warehouse: WarehouseResource, project_config: ProjectConfigResource
+    ):
+        """Download the sales dump, type it, replace the snapshot unless it shrinks sharply, report."""
         fetched = fetch_dump(crm, "sales", context.log)
         parsed = parse_dump(lib.parse_sales, fetched)
-        return write_snapshot(context, warehouse.get(), "crm_sales", parsed, fetched, SALES_COLUMNS, id_column="sale_id")
+        yield from write_snapshot(
+            context, warehouse.get(), "crm_sales", parsed, fetched, SALES_COLUMNS, id_column="sale_id", project_config=project_config
+        )
 
     return crm_assigned_leads, crm_sales
 
@@ -160,16 +171,27 @@ def write_snapshot(
     descriptions: dict[str, str],
     *,
     id_column: str | None,
-) -> dg.MaterializeResult:
+    project_config: ProjectConfigResource,
+):
+    """Replace the snapshot and report it; or, when the dump has sharply fewer rows than the
+    snapshot, write nothing and fail the blocking ``no_sharp_shrink`` check."""
     frame = parsed.frame
+    with retried_only_when_it_may_help(keeps="The previous snapshot is kept."):
+        rule = project_config.shrink_rules()[table]
     previous_rows = db.row_count(table) if db.has_table(table) else None
+    verdict = judge_run(
+        context, table, rule, {"the snapshot": previous_rows or 0}, {"the snapshot": frame.height}
+    )
+    if verdict.refused:
+        yield shrink_check_result(table, verdict)
+        return
     report = db.replace_table(table, frame)
     quality = lib.crm_quality(frame, id_column=id_column)
     context.log.info(
         f"{fetched.location}: {parsed.dump_rows} dump rows in {fetched.attempts} request(s); "
         f"{quality.problem_rows} with a problem; {table} replaced (was {previous_rows if previous_rows is not None else 'absent'})"
     )
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata=table_metadata(
             frame,
             report,
@@ -192,7 +214,7 @@ def write_snapshot(
                 ", ".join(parsed.extra_columns) + " (kept per row in extra_fields as JSON)" if parsed.extra_columns else "none"
             ),
         ),
-        check_results=_check_results(table, quality, previous_rows, sales=id_column is not None),
+        check_results=[shrink_check_result(table, verdict), *_check_results(table, quality, sales=id_column is not None)],
     )
 
 
@@ -209,7 +231,7 @@ def _problem_examples(frame: pl.DataFrame, limit: int = 5) -> str:
     return "\n".join(lines) or "none"
 
 
-def _check_results(table: str, q: lib.CrmQuality, previous_rows: int | None, *, sales: bool) -> list[dg.AssetCheckResult]:
+def _check_results(table: str, q: lib.CrmQuality, *, sales: bool) -> list[dg.AssetCheckResult]:
     results = [
         dg.AssetCheckResult(
             check_name="has_usable_rows", asset_key=table, passed=q.usable_rows > 0,
@@ -221,13 +243,6 @@ def _check_results(table: str, q: lib.CrmQuality, previous_rows: int | None, *, 
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"share": round(q.problem_share, 4), "maximum": lib.MAX_PROBLEM_SHARE, "problem_rows": q.problem_rows,
                       "what_to_do": f"query {table} where problem is not null, and fix those records in the CRM"},
-        ),
-        dg.AssetCheckResult(
-            check_name="snapshot_size", asset_key=table,
-            passed=previous_rows is None or q.rows >= lib.MIN_SNAPSHOT_RATIO * previous_rows,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"rows": q.rows, "previous_rows": previous_rows if previous_rows is not None else -1,
-                      "minimum_ratio": lib.MIN_SNAPSHOT_RATIO},
         ),
     ]
     if sales:

@@ -14,8 +14,20 @@ from funnel_assets.defs.common import (
     safe_metadata,
     table_metadata,
 )
+from funnel_assets.defs.guards import (
+    SheetTable,
+    changed_day_groups,
+    changed_days_metadata,
+    export_state,
+    judge_run,
+    shrink_check_result,
+    shrink_check_spec,
+    shrink_scopes,
+    warehouse_state,
+)
 from funnel_assets.defs.resources import LeadsSheetResource, ProjectConfigResource, WarehouseResource
 from funnel_assets.lib import leads_sheet as lib
+from funnel_assets.lib import sheet_sync as sync
 from funnel_assets.lib.phones import mask_phone
 
 GROUP = "leads_sheet"
@@ -33,9 +45,16 @@ LEAD_COLUMNS = {
     "duplicate_of": "lead_id of that person's first submission",
     "sheet_row": "Row number in the sheet (the header is row 1)",
     "extra_fields": "Columns the sheet has beyond the expected ones, as JSON",
+    sync.ROW_HASH: sync.ROW_HASH_DESCRIPTION,
 }
+SOURCE = "leads_sheet"
+TABLES = (
+    SheetTable("marketing_leads", "created_date", "lead", also=("duplicate_of",)),
+    SheetTable("marketing_lead_rejects", "created_date", "reject"),
+)
 
 CHECKS = [
+    shrink_check_spec("marketing_leads", "Each day of the leads sheet (leads + rejects), and the whole export,"),
     dg.AssetCheckSpec("has_leads", asset="marketing_leads", description="At least one lead was captured on the day."),
     dg.AssetCheckSpec("valid_phone_share", asset="marketing_leads", description=f"At least {lib.MIN_VALID_PHONE_SHARE:.0%} of leads have a usable phone number."),
     dg.AssetCheckSpec("duplicate_share", asset="marketing_leads", description=f"At most {lib.MAX_DUPLICATE_SHARE:.0%} of leads are repeat submissions."),
@@ -57,6 +76,7 @@ def _specs() -> list[dg.AssetSpec]:
                 "Partitioned by the day the lead was created."
             ),
             tags={"layer": "raw", "source": "leads_sheet"},
+            skippable=True,  # a refused shrink writes nothing and materializes nothing
         ),
         dg.AssetSpec(
             "marketing_lead_rejects",
@@ -69,6 +89,7 @@ def _specs() -> list[dg.AssetSpec]:
                 "refreshed on every run)."
             ),
             tags={"layer": "raw", "source": "leads_sheet"},
+            skippable=True,
         ),
     ]
 
@@ -79,12 +100,15 @@ def _leads_sheet(
     project_config: ProjectConfigResource,
     warehouse: WarehouseResource,
 ):
-    """Fetch the leads sheet export, clean it, and replace the run's days in the warehouse."""
+    """Fetch the leads sheet export, clean it, and replace the run's days in the warehouse,
+    unless that would shrink them sharply; name the other days whose rows changed in the sheet."""
     start, end = partition_dates(context)
+    days = [start + timedelta(days=i) for i in range((end - start).days)]
     with retried_only_when_it_may_help(lib.LeadsSheetError):
         fetched = leads_sheet.fetch(warn=context.log.warning)
         raw, missing_columns = lib.read_leads_sheet(fetched.content, location=fetched.location)
         mapping = project_config.funnel_mapping()
+        rule = project_config.shrink_rules()[SOURCE]
     cleaned = lib.clean_leads(
         raw,
         mapping,
@@ -93,17 +117,27 @@ def _leads_sheet(
         first_date=SETTINGS.start_date,
         location=fetched.location,
     )
-    in_range = (pl.col("created_date") >= start) & (pl.col("created_date") < end)
-    leads = cleaned.leads.filter(in_range)
-    rejects = cleaned.rejects.filter(in_range | pl.col("created_date").is_null())
+    hashes = sync.row_hashes(raw, list(lib.HEADER_ALIASES))
+    all_leads, all_rejects = sync.with_row_hash(cleaned.leads, hashes), sync.with_row_hash(cleaned.rejects, hashes)
     db = warehouse.get()
+    before = warehouse_state(db, TABLES)
+    export = export_state([(TABLES[0], all_leads), (TABLES[1], all_rejects)])
+    verdict = judge_run(context, SOURCE, rule, *shrink_scopes(before, export, days))
+    if verdict.refused:
+        yield shrink_check_result("marketing_leads", verdict)
+        return
+    changed = changed_day_groups(export, before, start=start, end=end)
+
+    in_range = (pl.col("created_date") >= start) & (pl.col("created_date") < end)
+    leads = all_leads.filter(in_range)
+    rejects = all_rejects.filter(in_range | pl.col("created_date").is_null())
     leads_report = db.replace_partitions("marketing_leads", leads, partition_column="created_date", start=start, end=end)
     rejects_report = db.replace_partitions(
         "marketing_lead_rejects", rejects, partition_column="created_date", start=start, end=end, replace_undated=True
     )
     context.log.info(
         f"{fetched.location}: {raw.height} sheet rows; {leads.height} leads and {rejects.height} rejects "
-        f"for {start} .. {end - timedelta(days=1)}"
+        f"for {start} .. {end - timedelta(days=1)}; other days whose rows changed in the sheet: {sync.describe(changed)}"
     )
 
     quality = lib.leads_quality(leads)
@@ -125,9 +159,10 @@ def _leads_sheet(
             partition_column="created_date",
             duplicates=dg.MetadataValue.int(leads.filter(pl.col("is_duplicate")).height),
             unmapped_sources=", ".join(quality.unmapped_sources) or "none",
+            **changed_days_metadata(changed),
             **source_meta,
         ),
-        check_results=_check_results(quality),
+        check_results=[shrink_check_result("marketing_leads", verdict), *_check_results(quality)],
     )
     reasons = rejects.group_by("reason_code").len().sort("len", descending=True)
     yield dg.MaterializeResult(

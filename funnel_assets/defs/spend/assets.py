@@ -17,12 +17,27 @@ from funnel_assets.defs.common import (
     safe_metadata,
     table_metadata,
 )
+from funnel_assets.defs.guards import (
+    SheetTable,
+    changed_day_groups,
+    changed_days_metadata,
+    export_state,
+    judge_run,
+    shrink_check_result,
+    shrink_check_spec,
+    shrink_scopes,
+    warehouse_state,
+)
 from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource
 from funnel_assets.defs.spend.resources import SpendSheetResource
+from funnel_assets.lib import sheet_sync as sync
 from funnel_assets.lib import spend as lib
+from funnel_assets.lib.spend_repeats import reject_repeated_rows
 
 GROUP = "spend"
 TAGS = {"layer": "raw", "source": "spend_sheet"}
+SOURCE = "spend_sheet"
+TABLES = (SheetTable("ad_spend", "day", "spend"), SheetTable("ad_spend_rejects", "day", "reject"))
 
 AD_SPEND_COLUMNS = {
     "spend_row_id": "Stable id of the row: hash of day, campaign, ad group, account and platform (+ occurrence)",
@@ -37,11 +52,12 @@ AD_SPEND_COLUMNS = {
     "funnel_blank": "True when the sheet's Funnel cell was blank",
     "problem": "Numbers of the row that could not be read (left null), e.g. 'video_views n/a is not a whole number'; null when all is well",
     "sheet_row": "Row number in the sheet (the header is row 1)",
+    sync.ROW_HASH: sync.ROW_HASH_DESCRIPTION,
 }
 REJECT_COLUMNS = {
     "day": "The row's day when it could be read (its cost could not), else null",
     "sheet_row": "Row number in the sheet (the header is row 1)",
-    "reason_code": "date_missing, date_ambiguous, date_unreadable, cost_unreadable, cost_ambiguous or before_start",
+    "reason_code": "date_missing, date_ambiguous, date_unreadable, cost_unreadable, cost_ambiguous, before_start, or repeated_row (every cell equals an earlier row: counted once)",
     "reason": "What is wrong and how to fix it in the sheet",
     "raw_row": "The row's non-blank cells as JSON, keyed by sheet header",
 }
@@ -66,6 +82,7 @@ TOTALS_COLUMNS = {
 }
 
 CHECKS = [
+    shrink_check_spec("ad_spend", "Each day of the spend sheet (spend rows + rejects), and the whole export,"),
     dg.AssetCheckSpec("has_spend_rows", asset="ad_spend", description="Every day of the run has spend rows (warning: a day may genuinely have none)."),
     dg.AssetCheckSpec("no_negative_cost", asset="ad_spend", blocking=True, description="No spend row has a negative cost (blocks spend_by_funnel and everything downstream)."),
     dg.AssetCheckSpec("rejects_share", asset="ad_spend", description=f"At most {lib.MAX_REJECT_SHARE:.0%} of the run's sheet rows have an unreadable date or cost (warning)."),
@@ -85,6 +102,7 @@ CHECKS = [
                 "counts as numbers, and the Funnel (blank: Other Sources (Miscellaneous)). Partitioned by day."
             ),
             tags=TAGS,
+            skippable=True,  # a refused shrink writes nothing and materializes nothing
         ),
         dg.AssetSpec(
             "ad_spend_rejects",
@@ -95,6 +113,7 @@ CHECKS = [
                 "first day), with the sheet row number and what to fix. Their cost is NOT in spend_by_funnel."
             ),
             tags=TAGS,
+            skippable=True,  # a refused shrink writes nothing and materializes nothing
         ),
     ],
     check_specs=CHECKS,
@@ -106,13 +125,15 @@ def spend_assets(
     project_config: ProjectConfigResource,
     warehouse: WarehouseResource,
 ):
-    """Fetch the spend sheet export, type it, and replace the run's days of spend and spend per funnel."""
+    """Fetch the spend sheet export, type it, and replace the run's days of spend, unless that would
+    shrink them sharply; name the other days whose rows changed in the sheet."""
     start, end = partition_dates(context)
     days = [start + timedelta(days=i) for i in range((end - start).days)]
     with retried_only_when_it_may_help(lib.SpendSheetError):
         fetched = spend_sheet.fetch(warn=context.log.warning)
         raw = lib.read_spend_sheet(fetched.content, location=fetched.location)
         known_funnels = project_config.funnel_mapping().table["funnel"].unique().to_list()
+        rule = project_config.shrink_rules()[SOURCE]
     cleaned = lib.clean_spend(
         raw.frame,
         timezone=SETTINGS.timezone,
@@ -120,17 +141,28 @@ def spend_assets(
         day_first_default=spend_sheet.day_first_dates,
         first_date=SETTINGS.start_date,
     )
-    in_range = (pl.col("day") >= start) & (pl.col("day") < end)
-    spend = cleaned.spend.filter(in_range)
-    rejects = cleaned.rejects.filter(in_range | pl.col("day").is_null())
-
+    hashes = sync.row_hashes(raw.frame, list(lib.SHEET_COLUMNS.values()))
+    cleaned = reject_repeated_rows(cleaned, raw.frame, hashes)
+    all_spend, all_rejects = sync.with_row_hash(cleaned.spend, hashes), sync.with_row_hash(cleaned.rejects, hashes)
     db = warehouse.get()
+    before = warehouse_state(db, TABLES)
+    export = export_state([(TABLES[0], all_spend), (TABLES[1], all_rejects)])
+    verdict = judge_run(context, SOURCE, rule, *shrink_scopes(before, export, days))
+    if verdict.refused:
+        yield shrink_check_result("ad_spend", verdict)
+        return
+    changed = changed_day_groups(export, before, start=start, end=end)
+
+    in_range = (pl.col("day") >= start) & (pl.col("day") < end)
+    spend = all_spend.filter(in_range)
+    rejects = all_rejects.filter(in_range | pl.col("day").is_null())
     spend_report = db.replace_partitions("ad_spend", spend, partition_column="day", start=start, end=end)
     rejects_report = db.replace_partitions("ad_spend_rejects", rejects, partition_column="day", start=start, end=end, replace_undated=True)
     quality = lib.spend_quality(spend, rejects, days=days, known_funnels=known_funnels)
     context.log.info(
         f"{fetched.location}: {raw.frame.height} sheet rows; {spend.height} spend rows "
-        f"(INR {spend['cost'].sum():,.2f}) and {rejects.height} rejects for {start} .. {end - timedelta(days=1)}"
+        f"(INR {spend['cost'].sum():,.2f}) and {rejects.height} rejects for {start} .. {end - timedelta(days=1)}; "
+        f"other days whose rows changed in the sheet: {sync.describe(changed)}"
     )
 
     source_meta = {
@@ -155,9 +187,11 @@ def spend_assets(
             total_cost=dg.MetadataValue.float(round(float(spend["cost"].sum()), 2)),
             blank_funnel_rows=dg.MetadataValue.int(quality.blank_funnel_rows),
             rows_with_problems=dg.MetadataValue.int(quality.rows_with_problems),
+            repeated_rows_counted_once=dg.MetadataValue.int(rejects.filter(pl.col("reason_code") == "repeated_row").height),
+            **changed_days_metadata(changed),
             **source_meta,
         ),
-        check_results=_check_results(quality),
+        check_results=[shrink_check_result("ad_spend", verdict), *_check_results(quality)],
     )
     reasons = rejects.group_by("reason_code").len().sort("len", descending=True)
     yield dg.MaterializeResult(
