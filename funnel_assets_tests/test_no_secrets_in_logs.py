@@ -66,12 +66,13 @@ def test_token_phones_and_emails_appear_nowhere_in_the_instance(tmp_path):
                        ScriptedResponse.csv(SALES.read_bytes()))
         crm = CrmResource(base_url=server.url("/api/dumps/"), sales="sales.csv", token=TOKEN, token_placement="query",
                           token_name="access", backoff_seconds=0, timeout_seconds=5)
-        crm_run = dg.materialize([crm_sales], instance=instance, resources={"crm": crm, "warehouse": warehouse})
+        config = ProjectConfigResource(config_dir=str(PROJECT_ROOT / "data" / "config"))
+        crm_run = dg.materialize([crm_sales], instance=instance, resources={"crm": crm, "warehouse": warehouse, "project_config": config})
         sheet_run = dg.materialize(
             [leads_sheet_assets], partition_key="2025-08-14", instance=instance,
             resources={
                 "leads_sheet": LeadsSheetResource(location=str(SHEET), backoff_seconds=0.01),
-                "project_config": ProjectConfigResource(config_dir=str(PROJECT_ROOT / "data" / "config")),
+                "project_config": config,
                 "warehouse": warehouse,
             },
         )

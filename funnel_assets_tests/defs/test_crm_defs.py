@@ -245,7 +245,7 @@ def test_query_token_with_an_ordinary_name_stays_out_of_retry_warnings(server, d
     crm = CrmResource(**http_kw(server, token=TOKEN, token_placement="query", token_name="access", retries=2, backoff_seconds=0))
     with dg.instance_for_test() as instance:
         result = dg.materialize([SALES], instance=instance, resources={
-            "crm": crm, "warehouse": WarehouseResource(url=f"sqlite:///{tmp_path / 'w.sqlite'}")})
+            "crm": crm, "warehouse": WarehouseResource(url=f"sqlite:///{tmp_path / 'w.sqlite'}"), "project_config": CONFIG})
         records = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
     assert result.success
     assert [r.query_value("access") for r in server.requests_for("/api/dumps/sales.csv")] == [TOKEN, TOKEN]
