@@ -27,7 +27,7 @@ def shrink_check_spec(asset: str, what: str) -> dg.AssetCheckSpec:
         description=(
             f"{what} does not shrink sharply (limits in data/config/shrink_guard.csv). A sharp shrink is refused: "
             f"nothing is written, the previous rows stay, this check fails and blocks downstream assets. Accept a "
-            f"real shrink with the run tag {ACCEPT_SHRINK_TAG}=<source> (README, 'Partial or empty exports')."
+            f"real shrink with the run tag `{ACCEPT_SHRINK_TAG}=<source>` (README, 'Partial or empty exports')."
         ),
     )
 

@@ -8,6 +8,7 @@ so it is seen, kept, and never summed twice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import polars as pl
@@ -49,8 +50,8 @@ def reject_repeated_rows(cleaned: CleanedSpend, raw: pl.DataFrame, hashes: pl.Da
             dtype=pl.String,
         ),
     ).cast(REJECTS_SCHEMA)
-    return CleanedSpend(
+    return dataclasses.replace(
+        cleaned,
         spend=cleaned.spend.join(repeats, on="sheet_row", how="anti"),
         rejects=pl.concat([cleaned.rejects, rejects]).sort("sheet_row"),
-        day_first=cleaned.day_first,
     )
