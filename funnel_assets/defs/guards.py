@@ -123,3 +123,33 @@ def changed_days_metadata(groups: Sequence[sync.ChangedDays]) -> dict:
         "changed_days": sync.describe(groups),
         "changed_days_json": dg.MetadataValue.json([g.to_json() for g in groups]),
     }
+
+
+@dataclass(frozen=True)
+class SheetComparison:
+    """What a sheet's export would do to the warehouse: the shrink verdict for the run's days and
+    the whole export, and the other days whose rows changed (empty when the write is refused)."""
+
+    verdict: ShrinkVerdict
+    changed: list[sync.ChangedDays]
+
+
+def compare_with_warehouse(
+    context: dg.AssetExecutionContext,
+    db: Warehouse,
+    source: str,
+    rule: ShrinkRule,
+    tables: Sequence[SheetTable],
+    frames: Sequence[pl.DataFrame],
+    *,
+    start: date,
+    end: date,
+) -> SheetComparison:
+    """Compare each of ``tables``' rows about to be written (``frames``, every day of the export) with
+    the warehouse's: is the run's write a sharp shrink, and which other days changed?"""
+    days = [start + timedelta(days=i) for i in range((end - start).days)]
+    before = warehouse_state(db, tables)
+    export = export_state(list(zip(tables, frames)))
+    verdict = judge_run(context, source, rule, *shrink_scopes(before, export, days))
+    changed = [] if verdict.refused else changed_day_groups(export, before, start=start, end=end)
+    return SheetComparison(verdict, changed)

@@ -16,14 +16,10 @@ from funnel_assets.defs.common import (
 )
 from funnel_assets.defs.guards import (
     SheetTable,
-    changed_day_groups,
     changed_days_metadata,
-    export_state,
-    judge_run,
+    compare_with_warehouse,
     shrink_check_result,
     shrink_check_spec,
-    shrink_scopes,
-    warehouse_state,
 )
 from funnel_assets.defs.resources import LeadsSheetResource, ProjectConfigResource, WarehouseResource
 from funnel_assets.lib import leads_sheet as lib
@@ -103,7 +99,6 @@ def _leads_sheet(
     """Fetch the leads sheet export, clean it, and replace the run's days in the warehouse,
     unless that would shrink them sharply; name the other days whose rows changed in the sheet."""
     start, end = partition_dates(context)
-    days = [start + timedelta(days=i) for i in range((end - start).days)]
     with retried_only_when_it_may_help(lib.LeadsSheetError):
         fetched = leads_sheet.fetch(warn=context.log.warning)
         raw, missing_columns = lib.read_leads_sheet(fetched.content, location=fetched.location)
@@ -120,13 +115,11 @@ def _leads_sheet(
     hashes = sync.row_hashes(raw, list(lib.HEADER_ALIASES))
     all_leads, all_rejects = sync.with_row_hash(cleaned.leads, hashes), sync.with_row_hash(cleaned.rejects, hashes)
     db = warehouse.get()
-    before = warehouse_state(db, TABLES)
-    export = export_state([(TABLES[0], all_leads), (TABLES[1], all_rejects)])
-    verdict = judge_run(context, SOURCE, rule, *shrink_scopes(before, export, days))
+    comparison = compare_with_warehouse(context, db, SOURCE, rule, TABLES, [all_leads, all_rejects], start=start, end=end)
+    verdict, changed = comparison.verdict, comparison.changed
     if verdict.refused:
         yield shrink_check_result("marketing_leads", verdict)
         return
-    changed = changed_day_groups(export, before, start=start, end=end)
 
     in_range = (pl.col("created_date") >= start) & (pl.col("created_date") < end)
     leads = all_leads.filter(in_range)

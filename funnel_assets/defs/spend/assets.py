@@ -19,14 +19,10 @@ from funnel_assets.defs.common import (
 )
 from funnel_assets.defs.guards import (
     SheetTable,
-    changed_day_groups,
     changed_days_metadata,
-    export_state,
-    judge_run,
+    compare_with_warehouse,
     shrink_check_result,
     shrink_check_spec,
-    shrink_scopes,
-    warehouse_state,
 )
 from funnel_assets.defs.resources import ProjectConfigResource, WarehouseResource
 from funnel_assets.defs.spend.resources import SpendSheetResource
@@ -145,13 +141,11 @@ def spend_assets(
     cleaned = reject_repeated_rows(cleaned, raw.frame, hashes)
     all_spend, all_rejects = sync.with_row_hash(cleaned.spend, hashes), sync.with_row_hash(cleaned.rejects, hashes)
     db = warehouse.get()
-    before = warehouse_state(db, TABLES)
-    export = export_state([(TABLES[0], all_spend), (TABLES[1], all_rejects)])
-    verdict = judge_run(context, SOURCE, rule, *shrink_scopes(before, export, days))
+    comparison = compare_with_warehouse(context, db, SOURCE, rule, TABLES, [all_spend, all_rejects], start=start, end=end)
+    verdict, changed = comparison.verdict, comparison.changed
     if verdict.refused:
         yield shrink_check_result("ad_spend", verdict)
         return
-    changed = changed_day_groups(export, before, start=start, end=end)
 
     in_range = (pl.col("day") >= start) & (pl.col("day") < end)
     spend = all_spend.filter(in_range)
