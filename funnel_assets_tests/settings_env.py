@@ -13,13 +13,18 @@ from funnel_assets.lib.settings import PROJECT_ROOT
 DEFAULTS_FILE = PROJECT_ROOT / "deploy" / "defaults.env"
 
 
-def defaults() -> dict[str, str]:
+def read_env_file(path: Path) -> dict[str, str]:
+    """The plain ``NAME=value`` lines of a settings file (what ``./run`` exports from it)."""
     out = {}
-    for line in DEFAULTS_FILE.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#") and "=" in line:
             key, value = line.split("=", 1)
             out[key] = value
     return out
+
+
+def defaults() -> dict[str, str]:
+    return read_env_file(DEFAULTS_FILE)
 
 
 def pipeline_env(tmp_path: Path, **overrides: str) -> dict[str, str]:

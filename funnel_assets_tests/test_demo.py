@@ -19,7 +19,7 @@ from dagster._daemon.types import DaemonHeartbeat  # test only: how a running da
 from funnel_assets import demo
 from funnel_assets.lib.settings import PROJECT_ROOT, load_settings
 from funnel_assets.lib.warehouse import Warehouse
-from funnel_assets_tests.settings_env import DEFAULTS_FILE, pipeline_env
+from funnel_assets_tests.settings_env import DEFAULTS_FILE, pipeline_env, read_env_file
 
 
 # ============================================================================= the summary
@@ -56,16 +56,6 @@ def test_the_summarys_sales_figures_say_what_they_count(tmp_path):
 # ============================================================================= the partitions' first day
 
 
-def _dotenv(path: Path) -> dict[str, str]:
-    """What ./run exports from .env (``set -a; . ./.env``) for these plain lines."""
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            out[key] = value
-    return out
-
-
 def _fresh_dotenv(tmp_path: Path) -> Path:
     """The .env ./run writes on a fresh checkout: the header, then every line of deploy/defaults.env."""
     env_file = tmp_path / ".env"
@@ -88,7 +78,7 @@ def test_the_ui_shows_partitions_from_the_demos_first_day(tmp_path, monkeypatch)
     so the UI shows hundreds of missing days before the data. The shipped default is now empty;
     the demo sets FUNNEL_START_DATE to its first day, in .env too, and moves it on the next run."""
     env_file = _fresh_dotenv(tmp_path)
-    assert _dotenv(env_file)["FUNNEL_START_DATE"] == ""
+    assert read_env_file(env_file)["FUNNEL_START_DATE"] == ""
     monkeypatch.setenv("FUNNEL_START_DATE", "")
     settings = load_settings({"FUNNEL_TIMEZONE": "Asia/Kolkata"})
     first = settings.yesterday() - timedelta(days=89)
@@ -96,14 +86,14 @@ def test_the_ui_shows_partitions_from_the_demos_first_day(tmp_path, monkeypatch)
     start, note = demo.choose_start_date(settings, days=90, env_file=env_file)
     assert start == first and os.environ["FUNNEL_START_DATE"] == first.isoformat()
     assert note and str(env_file) in note
-    written = _dotenv(env_file)
+    written = read_env_file(env_file)
     assert written["FUNNEL_START_DATE"] == first.isoformat() and written["FUNNEL_TIMEZONE"] == "Asia/Kolkata"
     assert _first_partition_seen_by_the_ui(written) == first.isoformat()
 
     # the next demo run (./run exports .env first) moves the date it wrote; one line, one marker
     monkeypatch.setenv("FUNNEL_START_DATE", written["FUNNEL_START_DATE"])
     start, _ = demo.choose_start_date(settings, days=30, env_file=env_file)
-    assert start == settings.yesterday() - timedelta(days=29) and _dotenv(env_file)["FUNNEL_START_DATE"] == start.isoformat()
+    assert start == settings.yesterday() - timedelta(days=29) and read_env_file(env_file)["FUNNEL_START_DATE"] == start.isoformat()
     text = env_file.read_text(encoding="utf-8")
     assert text.count("FUNNEL_START_DATE=") == 2 and text.count("# set by ./run demo") == 1  # the marker names the date
 

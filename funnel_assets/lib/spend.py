@@ -44,6 +44,7 @@ __all__ = [
     "BY_FUNNEL_SCHEMA",
     "CleanedSpend",
     "REJECTS_SCHEMA",
+    "raw_rows_json",
     "SHEET_COLUMNS",
     "SpendQuality",
     "SpendSheetError",
@@ -318,6 +319,16 @@ def _row_ids(frame: pl.DataFrame) -> list[str]:
     return ids
 
 
+def raw_rows_json(rows: pl.DataFrame) -> pl.Series:
+    """Each row's non-blank sheet cells as JSON keyed by the sheet's headers (``raw_row`` of a reject)."""
+    columns = list(SHEET_COLUMNS.values())
+    return pl.Series(
+        [json.dumps({HEADER_BY_COLUMN[c]: v for c, v in zip(columns, r) if v is not None}, ensure_ascii=False)
+         for r in rows.select(columns).rows()],
+        dtype=pl.String,
+    )
+
+
 def clean_spend(
     raw: pl.DataFrame,
     *,
@@ -379,7 +390,6 @@ def clean_spend(
     df = df.with_columns(__reason_code=code.otherwise(None), __reason=reason.otherwise(None))
 
     bad = df.filter(pl.col("__reason_code").is_not_null())
-    raw_columns = list(SHEET_COLUMNS.values())
     rejects = bad.select(
         day=pl.when(pl.col("__reason_code") != "before_start").then(pl.col("day")),
         sheet_row=pl.col("sheet_row"),
@@ -389,11 +399,7 @@ def clean_spend(
         campaign=pl.col("campaign"),
         cost=pl.col("cost"),
         funnel=pl.col("funnel"),
-        raw_row=pl.Series(
-            [json.dumps({HEADER_BY_COLUMN[c]: v for c, v in zip(raw_columns, r) if v is not None}, ensure_ascii=False)
-             for r in bad.select(raw_columns).rows()],
-            dtype=pl.String,
-        ),
+        raw_row=raw_rows_json(bad),
     ).cast(REJECTS_SCHEMA).sort("sheet_row")
 
     good = df.filter(pl.col("__reason_code").is_null())

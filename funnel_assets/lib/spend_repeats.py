@@ -9,12 +9,11 @@ so it is seen, kept, and never summed twice.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import polars as pl
 
 from funnel_assets.lib.sheet_sync import ROW_HASH
-from funnel_assets.lib.spend import HEADER_BY_COLUMN, REJECTS_SCHEMA, SHEET_COLUMNS, CleanedSpend
+from funnel_assets.lib.spend import REJECTS_SCHEMA, CleanedSpend, raw_rows_json
 
 REASON_CODE = "repeated_row"
 
@@ -29,7 +28,6 @@ def reject_repeated_rows(cleaned: CleanedSpend, raw: pl.DataFrame, hashes: pl.Da
     repeated = cleaned.spend.select("sheet_row", "day").join(repeats, on="sheet_row", how="inner")
     if repeated.is_empty():
         return cleaned
-    columns = list(SHEET_COLUMNS.values())
     rows = raw.join(repeated, on="sheet_row", how="inner").sort("sheet_row")
     rejects = rows.select(
         day=pl.col("day"),
@@ -44,11 +42,7 @@ def reject_repeated_rows(cleaned: CleanedSpend, raw: pl.DataFrame, hashes: pl.Da
         campaign=pl.col("campaign"),
         cost=pl.col("cost"),
         funnel=pl.col("funnel"),
-        raw_row=pl.Series(
-            [json.dumps({HEADER_BY_COLUMN[c]: v for c, v in zip(columns, r) if v is not None}, ensure_ascii=False)
-             for r in rows.select(columns).rows()],
-            dtype=pl.String,
-        ),
+        raw_row=raw_rows_json(rows),
     ).cast(REJECTS_SCHEMA)
     return dataclasses.replace(
         cleaned,
